@@ -1,0 +1,1 @@
+"""(exports wired by the maintainers)"""
