@@ -1,0 +1,32 @@
+"""Model-agnostic building blocks (no knowledge of strides, scales or detectors)."""
+from .blocks import (
+    BN_EPS,
+    BN_MOMENTUM,
+    C2PSA,
+    C3k,
+    C3k2,
+    SPPF,
+    Attention,
+    Bottleneck,
+    Conv,
+    DWConv,
+    PSABlock,
+    make_bn,
+)
+from .essamp import ESSamp
+
+__all__ = [
+    "BN_EPS",
+    "BN_MOMENTUM",
+    "make_bn",
+    "Conv",
+    "DWConv",
+    "Bottleneck",
+    "C3k",
+    "C3k2",
+    "SPPF",
+    "Attention",
+    "PSABlock",
+    "C2PSA",
+    "ESSamp",
+]

@@ -1,0 +1,3 @@
+from .prnet import PRNetDetector
+
+__all__ = ["PRNetDetector"]

@@ -1,0 +1,3 @@
+from .prn import PRN, PRNLayer
+
+__all__ = ["PRN", "PRNLayer"]
