@@ -1,1 +1,14 @@
-"""(exports wired by the maintainers)"""
+"""Datasets, converters, augmentation and the dataset mapper. Importing it registers the datasets."""
+from .datasets import register_all_aerial, register_coco_with_ignore
+from .mapper import YOLODatasetMapper, build_yolo_train_loader
+from .synthetic import SYNTHETIC_CLASSES, generate_synthetic_aerial, register_synthetic_aerial
+
+__all__ = [
+    "register_all_aerial",
+    "register_coco_with_ignore",
+    "YOLODatasetMapper",
+    "build_yolo_train_loader",
+    "SYNTHETIC_CLASSES",
+    "generate_synthetic_aerial",
+    "register_synthetic_aerial",
+]

@@ -5,6 +5,22 @@ scenes are hard in the ways aerial data is hard (objects of 4-32 px, 40 % or mor
 shadows, occlusion, clutter that looks like objects, ignore regions) yet learnable: the classes
 differ by shape and colour pattern, never by single-pixel details, and labels are exact.
 
+Classes (json ids 1..7), each with random rotation, brightness and colour within its palette:
+
+1. pedestrian: round blob in a bright clothing colour with a dark head in the middle (4-8 px)
+2. cyclist: thin dark bar with wheel ends and a coloured rider in the middle (5-12 px long)
+3. car: rounded box in a car colour with a dark windshield band and a dark rear window
+4. truck: elongated; coloured cab with windshield, dark hitch, ribbed cargo box of another colour
+5. boat: pointed hull with a coloured deck, only on water
+6. storage-tank: light disc with a dark rim, a shaded inner roof and a dark centre vent
+7. airplane: cross of a fuselage, swept wings and a tail plane, light grey
+
+Scene: Voronoi field parcels with ploughing stripes and hedgerows, rivers or ponds, roads with
+sidewalks and lane marks, parking lots with stripes, buildings with gable roofs, shadows cast
+along one sun direction, ground clutter (bushes, rocks, stains, paint, containers, pools, rooftop
+units), trees drawn over the objects, then cloud shadow, illumination ramp, colour cast, blur
+and sensor noise. Vehicles on roads and lots follow the road / parking direction.
+
 Layout under ``root``::
 
     images/<split>/000000.png ...                 RGB PNG, (height, width) = image_size
@@ -18,15 +34,17 @@ Annotation contract (the prnet convention, see ``prnet.data.datasets.coco``):
 * objects less than half visible (hidden by trees or other objects, or cut by the image border)
   are kept as ``"iscrowd": 1`` boxes (ignored by the evaluator, dropped from training targets);
   fully hidden objects are not annotated. ``"visibility"`` records the visible fraction.
-* ``images[i]["ignore_regions"] = [[x, y, w, h], ...]``: rectangles filled with dense unlabelled
-  objects (crowds, packed parking). No labelled object overlaps a region.
+* ``images[i]["ignore_regions"] = [[x, y, w, h], ...]``: 1-2 rectangles per image filled with
+  dense unlabelled objects (a crowd, packed parking, a mix). No labelled object overlaps one.
 
 Density: labelled objects per image ~ U(40, 160) * (H * W / 320**2), clipped to [20, 200], so a
 320x320 image holds 40-160 objects and small test images still hold at least 20.
 
 Every image is drawn from ``numpy.random.default_rng((seed, index))``: the same seed gives
-byte-identical PNGs and json, and an image does not depend on how many images are generated.
+byte-identical PNGs and json (with the same numpy and OpenCV versions), and an image does not
+depend on how many images are generated.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,8 +58,9 @@ import cv2
 import numpy as np
 
 __all__ = [
-    "SYNTHETIC_CLASSES",
     "DEFAULT_SPLITS",
+    "SYNTHETIC_CLASSES",
+    "SYNTHETIC_PROTOCOL",
     "default_root",
     "generate_synthetic_aerial",
     "register_synthetic_aerial",
@@ -58,13 +77,17 @@ SYNTHETIC_CLASSES: tuple[str, ...] = (
     "airplane",
 )
 
+#: Evaluation preset named in the metadata: COCO AP with the ignore-region filter (detections
+#: of the unlabelled objects inside ignore regions must not count as false positives).
+SYNTHETIC_PROTOCOL = "synthetic"
+
 #: Registered by ``register_synthetic_aerial()`` when no ``splits`` are given.
 DEFAULT_SPLITS: dict[str, dict] = {
     "synthetic_aerial_train": {"split": "train", "num_images": 250, "seed": 0},
     "synthetic_aerial_val": {"split": "val", "num_images": 50, "seed": 1},
 }
 
-_VERSION = 1  # bump whenever the rendered output changes, so cached datasets are regenerated
+_VERSION = 2  # bump whenever the rendered output changes, so cached datasets are regenerated
 _SS = 4  # supersampling of object sprites and of the instance map
 _REF_AREA = 320 * 320
 _DENSITY = (40, 160)  # labelled objects per _REF_AREA pixels
@@ -95,14 +118,29 @@ _GROUP = {  # probability of a group, max extra members, spacing in object sizes
 
 _rgb = functools.partial(np.array, dtype=np.float32)
 _CAR_COLORS = _rgb(
-    [[235, 235, 232], [176, 179, 184], [38, 38, 42], [178, 32, 30], [34, 62, 150],
-     [86, 88, 92], [205, 192, 160], [20, 110, 160]]
+    [
+        [235, 235, 232],
+        [176, 179, 184],
+        [38, 38, 42],
+        [178, 32, 30],
+        [34, 62, 150],
+        [86, 88, 92],
+        [205, 192, 160],
+        [20, 110, 160],
+    ]
 )
 _TRUCK_CAB = _rgb([[200, 40, 35], [35, 70, 160], [235, 235, 230], [230, 190, 40], [40, 120, 70]])
 _TRUCK_BOX = _rgb([[225, 225, 222], [190, 192, 196], [220, 120, 40], [90, 110, 140], [200, 60, 50]])
 _CLOTHES = _rgb(
-    [[210, 40, 40], [40, 80, 200], [240, 240, 240], [235, 200, 40], [240, 130, 30],
-     [190, 50, 170], [40, 190, 210]]
+    [
+        [210, 40, 40],
+        [40, 80, 200],
+        [240, 240, 240],
+        [235, 200, 40],
+        [240, 130, 30],
+        [190, 50, 170],
+        [40, 190, 210],
+    ]
 )
 _HULL = _rgb([[240, 240, 238], [235, 235, 235], [180, 40, 40], [40, 70, 140], [60, 60, 65]])
 _DECK = _rgb([[60, 110, 190], [150, 110, 70], [120, 125, 130], [210, 210, 205], [200, 150, 40]])
@@ -110,8 +148,16 @@ _PLANE = _rgb([[240, 240, 242], [215, 218, 222], [200, 205, 210]])
 _PLANE_TAIL = _rgb([[200, 40, 40], [40, 70, 170], [240, 240, 242], [230, 150, 30]])
 _TANK = _rgb([[225, 225, 222], [200, 202, 205], [215, 210, 190], [190, 205, 195]])
 _FIELD_COLORS = _rgb(
-    [[96, 128, 62], [122, 142, 70], [150, 140, 88], [170, 150, 100], [120, 100, 70],
-     [80, 112, 58], [182, 170, 112], [110, 125, 90]]
+    [
+        [96, 128, 62],
+        [122, 142, 70],
+        [150, 140, 88],
+        [170, 150, 100],
+        [120, 100, 70],
+        [80, 112, 58],
+        [182, 170, 112],
+        [110, 125, 90],
+    ]
 )
 _ROOF_COLORS = _rgb(
     [[170, 80, 60], [150, 70, 55], [110, 110, 115], [70, 75, 85], [190, 180, 160], [200, 200, 195]]
@@ -141,12 +187,20 @@ def _rect(x0: float, x1: float, w: float, cy: float = 0.0) -> np.ndarray:
     return np.array([[x0, cy - h], [x1, cy - h], [x1, cy + h], [x0, cy + h]])
 
 
-def _chamfer(l: float, w: float, c: float) -> np.ndarray:
-    """Centred l x w rectangle with cut corners (car and truck bodies)."""
-    a, b = l / 2, w / 2
+def _chamfer(ln: float, w: float, c: float) -> np.ndarray:
+    """Centred ln x w (length x width) rectangle with cut corners (car and truck bodies)."""
+    a, b = ln / 2, w / 2
     return np.array(
-        [[-a + c, -b], [a - c, -b], [a, -b + c], [a, b - c], [a - c, b], [-a + c, b], [-a, b - c],
-         [-a, -b + c]]
+        [
+            [-a + c, -b],
+            [a - c, -b],
+            [a, -b + c],
+            [a, b - c],
+            [a - c, b],
+            [-a + c, b],
+            [-a, b - c],
+            [-a, -b + c],
+        ]
     )
 
 
@@ -154,8 +208,9 @@ def _chamfer(l: float, w: float, c: float) -> np.ndarray:
 class _Sprite:
     """One rendered object: 1x coverage and colour plus the 4x mask used for the instance map.
 
-    ``alpha`` (h, w) and ``color`` (h, w, 3, premultiplied) are float32; ``shadow`` (h, w) or None;
-    ``mask`` (h*SS, w*SS) bool (None if not needed); ``lo`` is the patch origin relative to ``floor(centre)``.
+    ``alpha`` (h, w) and ``color`` (h, w, 3, premultiplied) are float32; ``shadow`` (h, w) or
+    None; ``mask`` (h*SS, w*SS) bool, None where no instance map is painted; ``lo`` is the patch
+    origin relative to ``floor(centre)``.
     """
 
     alpha: np.ndarray
@@ -166,8 +221,7 @@ class _Sprite:
     extent: tuple[int, int, int, int]  # object (not shadow) box in patch pixels, x0 y0 x1 y1
 
 
-def _render(parts, frac, angle: float, shadow=None, opacity: float = 1.0, need_mask: bool = True
-            ) -> _Sprite:
+def _render(parts, frac, angle: float, shadow=None, need_mask: bool = True) -> _Sprite:
     """Rasterise ``parts`` = [(polygon in object frame, rgb)] rotated by ``angle`` at 4x.
 
     The object frame has x forward; ``frac`` is the sub-pixel part of the world centre; the
@@ -192,8 +246,6 @@ def _render(parts, frac, angle: float, shadow=None, opacity: float = 1.0, need_m
         cv2.fillPoly(canvas, [q[start : start + n]], (*rgb.tolist(), 255), cv2.LINE_8, 2)
         start += n
     small = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
-    if opacity != 1.0:
-        small *= opacity
     alpha = small[..., 3] * (1 / 255)
     sh = None
     if shadow is not None:  # sweep = dilation with a line from the anchor back along -shadow
@@ -201,11 +253,14 @@ def _render(parts, frac, angle: float, shadow=None, opacity: float = 1.0, need_m
         kernel = np.zeros((abs(dy) + 1, abs(dx) + 1), np.uint8)
         ax, ay = max(dx, 0), max(dy, 0)
         cv2.line(kernel, (ax, ay), (ax - dx, ay - dy), 1)
-        sh = cv2.dilate(alpha, kernel, anchor=(ax, ay), borderType=cv2.BORDER_CONSTANT,
-                        borderValue=0)
+        sh = cv2.dilate(
+            alpha, kernel, anchor=(ax, ay), borderType=cv2.BORDER_CONSTANT, borderValue=0
+        )
     lo = (lx, ly)
-    ex0, ey0 = math.floor(ox0) - lx, math.floor(oy0) - ly
-    ex1, ey1 = math.ceil(ox1) - lx, math.ceil(oy1) - ly
+    # object extent, conservative by one 4x pixel: cv2 fills boundary pixels inclusively
+    m = 1 / _SS
+    ex0, ey0 = math.floor(ox0 - m) - lx, math.floor(oy0 - m) - ly
+    ex1, ey1 = math.ceil(ox1 + m) - lx, math.ceil(oy1 + m) - ly
     mask = canvas[..., 3] > 0 if need_mask else None
     return _Sprite(alpha, small[..., :3], sh, mask, lo, (ex0, ey0, ex1, ey1))
 
@@ -229,54 +284,72 @@ def _pedestrian(rng, g):
 
 
 def _cyclist(rng, g):
-    l = rng.uniform(6.5, 10.5) * g
+    ln = rng.uniform(6.5, 10.5) * g
     dark = _jitter(rng, _rgb([35, 35, 38]), 6)
     parts = [
-        (_rect(-0.5 * l, 0.5 * l, 0.13 * l), dark),
-        (_ellipse(0.18 * l, 0.08 * l, -0.3 * l), dark),
-        (_ellipse(0.18 * l, 0.08 * l, 0.3 * l), dark),
-        (_ellipse(0.13 * l, 0.21 * l, -0.04 * l), _pick(rng, _CLOTHES)),
-        (_ellipse(0.07 * l, 0.07 * l, -0.02 * l), _jitter(rng, _rgb([40, 30, 25]), 6)),
+        (_rect(-0.5 * ln, 0.5 * ln, 0.13 * ln), dark),
+        (_ellipse(0.18 * ln, 0.08 * ln, -0.3 * ln), dark),
+        (_ellipse(0.18 * ln, 0.08 * ln, 0.3 * ln), dark),
+        (_ellipse(0.13 * ln, 0.21 * ln, -0.04 * ln), _pick(rng, _CLOTHES)),
+        (_ellipse(0.07 * ln, 0.07 * ln, -0.02 * ln), _jitter(rng, _rgb([40, 30, 25]), 6)),
     ]
-    return parts, 0.3 * l
+    return parts, 0.3 * ln
 
 
 def _car(rng, g):
-    l = rng.uniform(8.5, 14.0) * g
-    w = l * rng.uniform(0.46, 0.53)
+    ln = rng.uniform(8.5, 14.0) * g
+    w = ln * rng.uniform(0.46, 0.53)
     glass = _jitter(rng, _DARK, 6)
     parts = [
-        (_chamfer(l, w, 0.2 * w), _pick(rng, _CAR_COLORS)),
-        (np.array([[0.08 * l, -0.42 * w], [0.27 * l, -0.36 * w], [0.27 * l, 0.36 * w],
-                   [0.08 * l, 0.42 * w]]), glass),
-        (_rect(-0.38 * l, -0.27 * l, 0.74 * w), glass),
+        (_chamfer(ln, w, 0.2 * w), _pick(rng, _CAR_COLORS)),
+        (
+            np.array(
+                [
+                    [0.08 * ln, -0.42 * w],
+                    [0.27 * ln, -0.36 * w],
+                    [0.27 * ln, 0.36 * w],
+                    [0.08 * ln, 0.42 * w],
+                ]
+            ),
+            glass,
+        ),
+        (_rect(-0.38 * ln, -0.27 * ln, 0.74 * w), glass),
     ]
-    return parts, 0.33 * l
+    return parts, 0.33 * ln
 
 
 def _truck(rng, g):
-    l = rng.uniform(17.0, 31.0) * g
-    w = l * rng.uniform(0.28, 0.34)
+    ln = rng.uniform(17.0, 31.0) * g
+    w = ln * rng.uniform(0.28, 0.34)
     cab, box = _pick(rng, _TRUCK_CAB), _pick(rng, _TRUCK_BOX)
     parts = [
-        (_chamfer(0.2 * l, w * 0.94, 0.15 * w), cab),
-        (_rect(-0.5 * l, 0.26 * l, w), box),
-        (_rect(0.36 * l, 0.44 * l, 0.8 * w), _jitter(rng, _DARK, 6)),
+        (_rect(0.25 * ln, 0.31 * ln, 0.4 * w), _jitter(rng, _DARK, 6)),  # hitch
+        (_chamfer(0.2 * ln, w * 0.94, 0.15 * w) + [0.4 * ln, 0.0], cab),
+        (_rect(-0.5 * ln, 0.26 * ln, w), box),
+        (_rect(0.36 * ln, 0.44 * ln, 0.8 * w), _jitter(rng, _DARK, 6)),  # windshield
     ]
-    parts[0] = (parts[0][0] + [0.4 * l, 0.0], cab)
     for x in np.arange(-0.38, 0.2, 0.12):  # ribs of the cargo box
-        parts.append((_rect(x * l, x * l + 0.025 * l, w), box * 0.82))
-    return parts, 0.28 * l
+        parts.append((_rect(x * ln, x * ln + 0.025 * ln, w), box * 0.82))
+    return parts, 0.28 * ln
 
 
 def _boat(rng, g):
-    l = math.exp(rng.uniform(math.log(9.0), math.log(34.0))) * g
-    w = l * rng.uniform(0.3, 0.4)
-    hull = np.array([[-0.5 * l, -0.42 * w], [0.12 * l, -0.5 * w], [0.5 * l, 0.0],
-                     [0.12 * l, 0.5 * w], [-0.5 * l, 0.42 * w]])
-    parts = [(hull, _pick(rng, _HULL)), (_chamfer(0.34 * l, 0.55 * w, 0.1 * w) - [0.12 * l, 0],
-                                         _pick(rng, _DECK))]
-    return parts, 0.15 * l
+    ln = math.exp(rng.uniform(math.log(9.0), math.log(34.0))) * g
+    w = ln * rng.uniform(0.3, 0.4)
+    hull = np.array(
+        [
+            [-0.5 * ln, -0.42 * w],
+            [0.12 * ln, -0.5 * w],
+            [0.5 * ln, 0.0],
+            [0.12 * ln, 0.5 * w],
+            [-0.5 * ln, 0.42 * w],
+        ]
+    )
+    parts = [
+        (hull, _pick(rng, _HULL)),
+        (_chamfer(0.34 * ln, 0.55 * w, 0.1 * w) - [0.12 * ln, 0], _pick(rng, _DECK)),
+    ]
+    return parts, 0.15 * ln
 
 
 def _tank(rng, g):
@@ -292,19 +365,35 @@ def _tank(rng, g):
 
 
 def _airplane(rng, g):
-    l = rng.uniform(12.5, 30.0) * g
-    span = l * rng.uniform(0.85, 1.05)
+    ln = rng.uniform(12.5, 30.0) * g
+    span = ln * rng.uniform(0.85, 1.05)
     body = _pick(rng, _PLANE)
-    wing = np.array([[0.16 * l, 0.0], [-0.1 * l, 0.5 * span], [-0.18 * l, 0.5 * span],
-                     [-0.08 * l, 0.0], [-0.18 * l, -0.5 * span], [-0.1 * l, -0.5 * span]])
-    tail = np.array([[-0.34 * l, 0.0], [-0.44 * l, 0.18 * span], [-0.49 * l, 0.18 * span],
-                     [-0.46 * l, 0.0], [-0.49 * l, -0.18 * span], [-0.44 * l, -0.18 * span]])
+    wing = np.array(
+        [
+            [0.16 * ln, 0.0],
+            [-0.1 * ln, 0.5 * span],
+            [-0.18 * ln, 0.5 * span],
+            [-0.08 * ln, 0.0],
+            [-0.18 * ln, -0.5 * span],
+            [-0.1 * ln, -0.5 * span],
+        ]
+    )
+    tail = np.array(
+        [
+            [-0.34 * ln, 0.0],
+            [-0.44 * ln, 0.18 * span],
+            [-0.49 * ln, 0.18 * span],
+            [-0.46 * ln, 0.0],
+            [-0.49 * ln, -0.18 * span],
+            [-0.44 * ln, -0.18 * span],
+        ]
+    )
     parts = [
         (wing, body * 0.93),
         (tail, _pick(rng, _PLANE_TAIL)),
-        (_ellipse(0.5 * l, 0.065 * l), body),
+        (_ellipse(0.5 * ln, 0.065 * ln), body),
     ]
-    return parts, 0.2 * l
+    return parts, 0.2 * ln
 
 
 _BUILDERS = (_pedestrian, _cyclist, _car, _truck, _boat, _tank, _airplane)
@@ -335,22 +424,29 @@ def _clutter(rng, g, kind: str):
         r = rng.uniform(1.0, 3.0) * g
         return [(_ellipse(r, r * 0.7), _jitter(rng, _rgb([45, 45, 48]), 6))], None
     if kind == "paint":
-        l = rng.uniform(3.0, 6.0) * g
-        return [(_rect(-l / 2, l / 2, 1.2 * g), _jitter(rng, _rgb([225, 225, 215]), 8))], None
-    if kind == "container":  # plain box: no windshield, no cab
-        l = rng.uniform(7.0, 14.0) * g
-        col = _jitter(rng, _rgb([[130, 80, 50], [60, 90, 70], [80, 100, 130]][rng.integers(3)]))
-        parts = [(_rect(-l / 2, l / 2, 0.42 * l), col)]
-        parts += [(_rect(x * l, x * l + 0.04 * l, 0.42 * l), col * 0.75) for x in (-0.3, 0, 0.3)]
-        return parts, 0.2 * l
+        ln = rng.uniform(3.0, 6.0) * g
+        return [(_rect(-ln / 2, ln / 2, 1.2 * g), _jitter(rng, _rgb([225, 225, 215]), 8))], None
+    if kind == "container":  # long plain box with ribs: no windshield, no cab
+        ln = rng.uniform(9.0, 16.0) * g
+        col = _jitter(rng, _rgb([[130, 80, 50], [60, 90, 70], [150, 140, 120]][rng.integers(3)]))
+        parts = [(_rect(-ln / 2, ln / 2, 0.36 * ln), col)]
+        parts += [(_rect(x * ln, x * ln + 0.05 * ln, 0.36 * ln), col * 0.7) for x in (-0.3, 0, 0.3)]
+        return parts, 0.2 * ln
     if kind == "pool":
-        l = rng.uniform(6.0, 14.0) * g
-        return [(_rect(-l / 2, l / 2, 0.6 * l), _rgb([230, 230, 225])),
-                (_rect(-l / 2 + 0.8, l / 2 - 0.8, 0.6 * l - 1.6), _jitter(rng, _rgb([60, 170, 200])))], None
+        ln = rng.uniform(6.0, 14.0) * g
+        return [
+            (_rect(-ln / 2, ln / 2, 0.6 * ln), _rgb([230, 230, 225])),
+            (
+                _rect(-ln / 2 + 0.8, ln / 2 - 0.8, 0.6 * ln - 1.6),
+                _jitter(rng, _rgb([60, 170, 200])),
+            ),
+        ], None
     # "ac": rooftop unit
     a = rng.uniform(1.5, 3.0) * g
-    return [(_rect(-a, a, 1.6 * a), _jitter(rng, _rgb([200, 202, 205]), 10)),
-            (_ellipse(0.45 * a, 0.45 * a), _rgb([70, 70, 75]))], 0.6 * a
+    return [
+        (_rect(-a, a, 1.6 * a), _jitter(rng, _rgb([200, 202, 205]), 10)),
+        (_ellipse(0.45 * a, 0.45 * a), _rgb([70, 70, 75])),
+    ], 0.6 * a
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,10 +484,10 @@ def _union_coverage(shape, groups, shift: int = 3) -> np.ndarray:
     return m.astype(np.float32) * (1 / 255)
 
 
-def _box_poly(cx, cy, l, w, angle) -> np.ndarray:
-    """Corners (4, 2) of an l x w box centred at (cx, cy); (n, 4, 2) if cx, cy are arrays."""
+def _box_poly(cx, cy, ln, w, angle) -> np.ndarray:
+    """Corners (4, 2) of an ln x w (length x width) box centred at (cx, cy); (n, 4, 2) if cx, cy are arrays."""
     c, s = math.cos(angle), math.sin(angle)
-    local = np.array([[-l, -w], [l, -w], [l, w], [-l, w]]) / 2 @ np.array([[c, s], [-s, c]])
+    local = np.array([[-ln, -w], [ln, -w], [ln, w], [-ln, w]]) / 2 @ np.array([[c, s], [-s, c]])
     centre = np.stack([np.asarray(cx, np.float64), np.asarray(cy, np.float64)], -1)
     return local + centre[..., None, :]
 
@@ -416,7 +512,7 @@ class _Scene:
         self._cands: dict[tuple, np.ndarray] = {}
 
     def _n(self, lo: float, hi: float) -> int:
-        return int(round(self.rng.uniform(lo, hi) * self.scale))
+        return round(self.rng.uniform(lo, hi) * self.scale)
 
     def _blend(self, cov, sl, color, opacity: float = 1.0):
         """Alpha-blend ``color`` (rgb or per-pixel (h, w, 3)) with coverage ``cov`` into ``sl``."""
@@ -434,15 +530,16 @@ class _Scene:
         rng, h, w = self.rng, self.h, self.w
         k = int(rng.integers(4, 10))
         seeds = (rng.uniform(0, 1, (k, 2)) * [w, h]).astype(np.float32)
-        # nearest seed on a half-resolution grid (argmin is the costly part), upsampled
-        xs2, ys2 = np.arange(0.5, w, 2, dtype=np.float32), np.arange(0.5, h, 2, dtype=np.float32)
-        d = (xs2 - seeds[:, :1])[:, None, :] ** 2 + (ys2 - seeds[:, 1:])[:, :, None] ** 2
-        label = cv2.resize(d.argmin(0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
-        lut = lambda v: cv2.LUT(label, np.resize(np.asarray(v, np.float32), 256))  # noqa: E731
+        xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+        d = (xs - seeds[:, :1])[:, None, :] ** 2 + (ys - seeds[:, 1:])[:, :, None] ** 2
+        label = d.argmin(0).astype(np.uint8)  # nearest seed
+
+        def lut(values) -> np.ndarray:  # per-parcel values -> per-pixel map
+            return cv2.LUT(label, np.resize(np.asarray(values, np.float32), 256))
+
         colors = np.array([_pick(rng, _FIELD_COLORS) for _ in range(k)], np.float32)
         ang, period = rng.uniform(0, np.pi, k), rng.uniform(3.0, 9.0, k)
         amp = rng.uniform(0, 14, k) * (rng.random(k) < 0.7)
-        xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
         fx, fy = lut(np.cos(ang) * 2 * np.pi / period), lut(np.sin(ang) * 2 * np.pi / period)
         stripes = lut(amp) * np.sin(fx * xs + fy * ys[:, None])
         texture = 10 * _noise(rng, h, w, 24) + 5 * _noise(rng, h, w, 3) + stripes
@@ -454,13 +551,17 @@ class _Scene:
         self._blend(edge, np.s_[:, :], _GREENS[0], 0.6)
 
     def water(self):
+        """Half of the scenes get a river (random walk) or a pond."""
         rng, h, w = self.rng, self.h, self.w
         if rng.random() > 0.5:
             return
         m = np.zeros((h, w), np.uint8)
         if rng.random() < 0.6:  # river: random walk across the image
-            p = np.array([rng.uniform(0, w), -20.0]) if rng.random() < 0.5 else np.array(
-                [-20.0, rng.uniform(0, h)])
+            p = (
+                np.array([rng.uniform(0, w), -20.0])
+                if rng.random() < 0.5
+                else np.array([-20.0, rng.uniform(0, h)])
+            )
             a = math.atan2(h / 2 - p[1], w / 2 - p[0])
             pts = [p.copy()]
             while -40 <= p[0] <= w + 40 and -40 <= p[1] <= h + 40 and len(pts) < 100:
@@ -480,11 +581,12 @@ class _Scene:
         self.ground[m > 0] = _WATER
 
     def lots(self):
+        """Concrete parking lots with stripes; vehicles on them park along the stripes."""
         rng = self.rng
         for _ in range(self._n(0.5, 3.0)):
             cx, cy = rng.uniform(0, self.w), rng.uniform(0, self.h)
-            l, wd, a = rng.uniform(40, 110), rng.uniform(30, 80), rng.uniform(0, np.pi)
-            cov, sl = _poly_coverage(self.ground.shape, [_box_poly(cx, cy, l, wd, a)])
+            ln, wd, a = rng.uniform(40, 110), rng.uniform(30, 80), rng.uniform(0, np.pi)
+            cov, sl = _poly_coverage(self.ground.shape, [_box_poly(cx, cy, ln, wd, a)])
             self._blend(cov, sl, _jitter(rng, _rgb([165, 163, 158]), 12))
             self.img[sl] += (4 * rng.standard_normal(cov.shape) * cov)[..., None]
             inside = cov > 0.5
@@ -493,7 +595,7 @@ class _Scene:
             # parking stripes: cars park parallel to them
             c, s = math.cos(a), math.sin(a)
             step = rng.uniform(7.5, 9.5) * self.g
-            t = np.repeat(np.arange(-l / 2 + step, l / 2, step), 2)
+            t = np.repeat(np.arange(-ln / 2 + step, ln / 2, step), 2)
             side = np.tile([-wd / 4, wd / 4], t.size // 2)
             stripes = _box_poly(cx + t * c - side * s, cy + t * s + side * c, 0.9, wd * 0.35, a)
             if t.size:
@@ -531,13 +633,13 @@ class _Scene:
         self._blend(dash * (self.ground == _ROAD), full, _rgb([225, 225, 210]), 0.8)
 
     def roofs(self):
+        """Buildings: flat or gable roofs with a cast shadow, only on free fields and lots."""
         rng = self.rng
-        placed = 0
         for _ in range(self._n(4, 24)):
             cx, cy = rng.uniform(0, self.w), rng.uniform(0, self.h)
-            l, wd = rng.uniform(14, 46) * self.g, rng.uniform(10, 28) * self.g
+            ln, wd = rng.uniform(14, 46) * self.g, rng.uniform(10, 28) * self.g
             a = rng.uniform(0, np.pi)
-            poly = _box_poly(cx, cy, l, wd, a)
+            poly = _box_poly(cx, cy, ln, wd, a)
             cov, sl = _poly_coverage(self.ground.shape, [poly])
             under = self.ground[sl][cov > 0.5]
             if under.size == 0 or np.isin(under, (_ROAD, _WATER, _ROOF)).mean() > 0.02:
@@ -551,30 +653,36 @@ class _Scene:
             if rng.random() < 0.7:  # gable roof: one half darker, light ridge
                 c, s = math.cos(a), math.sin(a)
                 n = np.array([-s, c]) * wd / 4
-                half, hsl = _poly_coverage(self.ground.shape, [_box_poly(cx + n[0], cy + n[1], l,
-                                                                           wd / 2, a)])
+                half, hsl = _poly_coverage(
+                    self.ground.shape, [_box_poly(cx + n[0], cy + n[1], ln, wd / 2, a)]
+                )
                 self._blend(half, hsl, color * 0.78)
-                ridge, rsl = _poly_coverage(self.ground.shape, [_box_poly(cx, cy, l, 0.8, a)])
+                ridge, rsl = _poly_coverage(self.ground.shape, [_box_poly(cx, cy, ln, 0.8, a)])
                 self._blend(ridge, rsl, np.clip(color * 1.2, 0, 255), 0.7)
             self.ground[sl][cov > 0.5] = _ROOF
-            placed += 1
 
     # -- objects ------------------------------------------------------------------------------
     def _candidates(self, grounds) -> np.ndarray:
         """Flat pixel indices of the given ground types (cached: ground is final by now)."""
         if grounds not in self._cands:
-            idx = np.flatnonzero(np.isin(self.ground, grounds))
+            idx = np.flatnonzero(self._ground_is(grounds))
             if idx.size == 0:
-                idx = np.flatnonzero(~np.isin(self.ground, (_WATER, _ROOF)))
+                idx = np.flatnonzero(self._ground_is((_FIELD, _ROAD, _LOT)))
             self._cands[grounds] = idx
         return self._cands[grounds]
+
+    def _ground_is(self, grounds) -> np.ndarray:
+        """Boolean map of the pixels whose ground type is in ``grounds`` (a lookup, not isin)."""
+        table = np.zeros(256, bool)
+        table[list(grounds)] = True
+        return table[self.ground]
 
     def _sprite(self, parts_height, cx, cy, angle, need_mask=True) -> tuple[_Sprite, int, int]:
         parts, height = parts_height
         frac = (cx % 1.0, cy % 1.0)
         shadow = None if height is None else self.sun * height
         sp = _render(parts, frac, angle, shadow, need_mask=need_mask)
-        return sp, int(math.floor(cx)) + sp.lo[0], int(math.floor(cy)) + sp.lo[1]
+        return sp, math.floor(cx) + sp.lo[0], math.floor(cy) + sp.lo[1]
 
     def _fits(self, sp: _Sprite, x0: int, y0: int, max_overlap: float, region=None) -> bool:
         ex0, ey0, ex1, ey1 = sp.extent
@@ -609,8 +717,16 @@ class _Scene:
             sub = self.ids[ya * s : yb * s, xa * s : xb * s]
             sub[sp.mask[(ya - y0) * s : (yb - y0) * s, (xa - x0) * s : (xb - x0) * s]] = instance
 
-    def place(self, cls: int, labelled: bool, region=None, at=None, angle=None, max_overlap=0.25,
-              tries: int = 6):
+    def place(
+        self,
+        cls: int,
+        labelled: bool,
+        region=None,
+        at=None,
+        angle=None,
+        max_overlap=0.25,
+        tries: int = 6,
+    ):
         """Try to place one object of class ``cls``; returns (cx, cy, angle, size) or None."""
         rng = self.rng
         cands = None
@@ -626,9 +742,12 @@ class _Scene:
                 cx, cy = i % self.w + rng.random(), i // self.w + rng.random()
             if not (0 <= cx < self.w and 0 <= cy < self.h):
                 continue
-            if self.occupied[int(cy), int(cx)]:  # cheap rejection before rendering
+            iy, ix = int(cy), int(cx)  # cheap rejection before rendering: centre area taken
+            if self.occupied[max(iy - 1, 0) : iy + 2, max(ix - 1, 0) : ix + 2].any():
                 continue
-            if at is not None and self.ground[int(cy), int(cx)] not in _CLASS_GROUND[cls]:
+            if at is not None and self.ground[iy, ix] not in _CLASS_GROUND[cls]:
+                continue
+            if region is not None and self.ground[iy, ix] in (_WATER, _ROOF):
                 continue
             a = angle
             if a is None:
@@ -675,8 +794,11 @@ class _Scene:
                 x0, y0 = int(rng.integers(0, self.w - rw)), int(rng.integers(0, self.h - rh))
                 box = (x0, y0, x0 + rw, y0 + rh)
                 free = all(
-                    box[0] >= b[2] + 4 or b[0] >= box[2] + 4 or box[1] >= b[3] + 4
-                    or b[1] >= box[3] + 4 for b in self.ignore
+                    box[0] >= b[2] + 4
+                    or b[0] >= box[2] + 4
+                    or box[1] >= b[3] + 4
+                    or b[1] >= box[3] + 4
+                    for b in self.ignore
                 )
                 if free and (self.ground[y0 : y0 + rh, x0 : x0 + rw] == _WATER).mean() < 0.3:
                     break
@@ -724,26 +846,33 @@ class _Scene:
         """Ground-level decoys drawn before the objects (bushes, rocks, stains, paint, ...)."""
         rng = self.rng
         kinds = ("bush", "rock", "stain", "paint", "container", "pool", "ac")
-        grounds = ((_FIELD, _LOT), (_FIELD, _LOT), (_ROAD, _LOT), (_ROAD, _LOT), (_LOT, _FIELD),
-                   (_FIELD,), (_ROOF,))
+        grounds = (
+            (_FIELD, _LOT),
+            (_FIELD, _LOT),
+            (_ROAD, _LOT),
+            (_ROAD, _LOT),
+            (_FIELD,),
+            (_FIELD,),
+            (_ROOF,),
+        )
         cdf = np.cumsum([0.3, 0.15, 0.13, 0.12, 0.08, 0.05, 0.17])[:-1]
         cands = {}
-        for _ in range(self._n(25, 60)):
+        for _ in range(self._n(20, 50)):
             k = int(np.searchsorted(cdf, rng.random(), side="right"))
             if k not in cands:
                 cands[k] = self._candidates(grounds[k])
             i = cands[k][rng.integers(cands[k].size)]
             cx, cy = i % self.w + rng.random(), i // self.w + rng.random()
-            sp, x0, y0 = self._sprite(_clutter(rng, self.g, kinds[k]), cx, cy,
-                                      rng.uniform(0, 2 * np.pi), need_mask=False)
+            sp, x0, y0 = self._sprite(
+                _clutter(rng, self.g, kinds[k]), cx, cy, rng.uniform(0, 2 * np.pi), need_mask=False
+            )
             self._paste(sp, x0, y0)
 
     def trees(self):
         """Tree crowns drawn over the objects: the main source of partial occlusion."""
         rng = self.rng
         road = (self.ground == _ROAD).astype(np.uint8)
-        verge = (cv2.dilate(road, np.ones((9, 9), np.uint8)) > 0) & np.isin(
-            self.ground, (_FIELD, _LOT))
+        verge = (cv2.dilate(road, np.ones((9, 9), np.uint8)) > 0) & self._ground_is((_FIELD, _LOT))
         verge_idx, field_idx = np.flatnonzero(verge), self._candidates((_FIELD,))
         for _ in range(self._n(3, 14)):
             idx = verge_idx if verge_idx.size and rng.random() < 0.6 else field_idx
@@ -769,7 +898,7 @@ class _Scene:
         img *= (1 + rng.uniform(0, 0.25) * ramp)[..., None]
         img *= (rng.uniform(0.93, 1.07, 3) * rng.uniform(0.85, 1.15)).astype(np.float32)
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.6))
-        # sensor noise: uniform bytes are much cheaper to draw than normals, and look the same
+        # sensor noise: uniform bytes are much cheaper to draw than normals; alike at this level
         std = rng.uniform(1.5, 4.5)
         noise = np.frombuffer(rng.bytes(img.size), np.uint8).reshape(img.shape)
         img = cv2.scaleAdd(noise.astype(np.float32), std * math.sqrt(12) / 256, img)
@@ -823,8 +952,9 @@ def _render_image(rng: np.random.Generator, height: int, width: int):
             break
         scene.populate(short, max_overlap=0.0)
         anns = scene.annotations()
-    ignore = [[float(x0), float(y0), float(x1 - x0), float(y1 - y0)] for x0, y0, x1, y1 in
-              scene.ignore]
+    ignore = [
+        [float(x0), float(y0), float(x1 - x0), float(y1 - y0)] for x0, y0, x1, y1 in scene.ignore
+    ]
     return scene.finish(), anns, ignore
 
 
@@ -833,14 +963,17 @@ def _render_image(rng: np.random.Generator, height: int, width: int):
 # ---------------------------------------------------------------------------------------------
 def default_root() -> str:
     """``$DETECTRON2_DATASETS/synthetic_aerial`` (``datasets/synthetic_aerial`` if unset)."""
-    return os.path.join(os.environ.get("DETECTRON2_DATASETS", "datasets"), "synthetic_aerial")
+    root = os.path.expanduser(os.environ.get("DETECTRON2_DATASETS", "datasets"))
+    return os.path.join(root, "synthetic_aerial")
 
 
 def _paths(root: str, split: str) -> tuple[str, str]:
     """(json file, image root) of a split."""
     root = os.fspath(root)
-    return (os.path.join(root, "annotations", f"instances_{split}.json"),
-            os.path.join(root, "images", split))
+    return (
+        os.path.join(root, "annotations", f"instances_{split}.json"),
+        os.path.join(root, "images", split),
+    )
 
 
 def _is_current(json_path: str, image_dir: str, info: dict) -> bool:
@@ -904,8 +1037,15 @@ def generate_synthetic_aerial(
         path = os.path.join(image_dir, name)
         if not cv2.imwrite(path, np.ascontiguousarray(img[..., ::-1])):
             raise OSError(f"could not write image {path}")
-        images.append({"id": i + 1, "file_name": name, "height": height, "width": width,
-                       "ignore_regions": ignore})
+        images.append(
+            {
+                "id": i + 1,
+                "file_name": name,
+                "height": height,
+                "width": width,
+                "ignore_regions": ignore,
+            }
+        )
         for a in anns:
             annotations.append({"id": len(annotations) + 1, "image_id": i + 1, **a})
     data = {
@@ -963,16 +1103,26 @@ def register_synthetic_aerial(root: str | None = None, splits: dict | None = Non
         json_file, image_root = _paths(root, cfg["split"])
         # Metadata exactly as for any COCO-with-ignore dataset; then swap in a loader that
         # generates the split on first use.
-        register_coco_with_ignore(
-            name, {"thing_classes": list(SYNTHETIC_CLASSES)}, json_file, image_root
-        )
+        metadata = {
+            "thing_classes": list(SYNTHETIC_CLASSES),
+            # set now (load_coco_json sets the same on first use) so that evaluators and
+            # configs can read it before the split is generated
+            "thing_dataset_id_to_contiguous_id": {i + 1: i for i in range(len(SYNTHETIC_CLASSES))},
+            "protocol": SYNTHETIC_PROTOCOL,
+        }
+        register_coco_with_ignore(name, metadata, json_file, image_root)
         DatasetCatalog.remove(name)
         DatasetCatalog.register(name, functools.partial(_generate_and_load, name, root, dict(cfg)))
         names.append(name)
     return names
 
 
-_SIZE_BINS = (("<8", 0.0, 8.0), ("8-16", 8.0, 16.0), ("16-32", 16.0, 32.0), (">=32", 32.0, math.inf))
+_SIZE_BINS = (
+    ("<8", 0.0, 8.0),
+    ("8-16", 8.0, 16.0),
+    ("16-32", 16.0, 32.0),
+    (">=32", 32.0, math.inf),
+)
 
 
 def summarize(json_path: str) -> dict:
@@ -1001,8 +1151,11 @@ def summarize(json_path: str) -> dict:
         "num_objects": int(sizes.size),
         "num_crowd": crowd,
         "num_ignore_regions": sum(len(im.get("ignore_regions", [])) for im in data["images"]),
-        "objects_per_image": {"min": int(counts.min()), "mean": float(counts.mean()),
-                              "max": int(counts.max())},
+        "objects_per_image": {
+            "min": int(counts.min()),
+            "mean": float(counts.mean()),
+            "max": int(counts.max()),
+        },
         "per_class": per_class,
         "size_bins": {k: int(((sizes >= lo) & (sizes < hi)).sum()) for k, lo, hi in _SIZE_BINS},
         "fraction_under_12": float((sizes < 12).sum() / n),

@@ -140,20 +140,23 @@ class EvalPreset:
         return dataclasses.replace(self, max_dets=dets, per_image_max_dets=cap)
 
 
+_AITOD_AREAS = (
+    _ALL,
+    AreaRange("verytiny", "vt", 0.0**2, 8.0**2),
+    AreaRange("tiny", "t", 8.0**2, 16.0**2),
+    AreaRange("small", "s", 16.0**2, 32.0**2),
+    AreaRange("medium", "m", 32.0**2, _MAX_AREA),
+)
+
 PRESETS: dict[str, EvalPreset] = {
     # Plain pycocotools.
     "coco": EvalPreset(name="coco"),
     # AI-TOD cocoapi fork: four tiny-object bins, up to 1500 detections per image.
-    "aitod": EvalPreset(
-        name="aitod",
-        max_dets=(1, 100, 1500),
-        area_ranges=(
-            _ALL,
-            AreaRange("verytiny", "vt", 0.0**2, 8.0**2),
-            AreaRange("tiny", "t", 8.0**2, 16.0**2),
-            AreaRange("small", "s", 16.0**2, 32.0**2),
-            AreaRange("medium", "m", 32.0**2, _MAX_AREA),
-        ),
+    "aitod": EvalPreset(name="aitod", max_dets=(1, 100, 1500), area_ranges=_AITOD_AREAS),
+    # prnet's built-in synthetic set: AI-TOD's bins and detections per image, plus the ignore-region
+    # filter (its ignore regions hold unlabelled objects that must not count as false positives).
+    "synthetic": EvalPreset(
+        name="synthetic", max_dets=(1, 100, 1500), area_ranges=_AITOD_AREAS, ignore_regions=True
     ),
     # VisDrone2019-DET toolkit: ignore-region filter, top 500 per image, VOC all-point AP.
     "visdrone": EvalPreset(

@@ -8,7 +8,7 @@ from prnet.evaluation import PRESETS, AreaRange, EvalPreset, available_presets, 
 
 
 def test_names_and_lookup():
-    assert available_presets() == ["aitod", "coco", "uavdt", "visdrone"]
+    assert available_presets() == ["aitod", "coco", "synthetic", "uavdt", "visdrone"]
     assert get_preset("AITOD") is PRESETS["aitod"]
     custom = EvalPreset(name="mine", max_dets=(5, 50))
     assert get_preset(custom) is custom

@@ -140,5 +140,9 @@ def register_all_aerial(root: str | os.PathLike | None = None) -> list[str]:
 
 
 if __name__.endswith(".builtin"):
-    # Registered on import, as Detectron2 does for COCO/LVIS; nothing is read here.
+    # Registered on import, as Detectron2 does for COCO/LVIS; nothing is read here (the synthetic
+    # splits are generated on their first DatasetCatalog.get).
+    from prnet.data.synthetic import register_synthetic_aerial
+
     register_all_aerial()
+    register_synthetic_aerial()

@@ -1,0 +1,11 @@
+"""PRNet-n: the paper's model at scale "n" (spec Sec. 3) with the paper's recipe (Sec. 4) on the
+built-in synthetic aerial data."""
+from ..common.data.synthetic import dataloader
+from ..common.models.prnet import model
+from ..common.optim import SGD as optimizer
+from ..common.schedule import lr_multiplier
+from ..common.train import train
+
+model.backbone.scale = "n"
+model.num_classes = 7  # prnet.data.synthetic.SYNTHETIC_CLASSES
+train.output_dir = "./output/PRNet/prnet_n"

@@ -1,0 +1,8 @@
+"""The built-in synthetic aerial set (``prnet.data.synthetic``; generated on first use), scored
+with the AI-TOD size bins (APvt < 8 px, APt 8-16 px)."""
+from .yolo import dataloader
+
+dataloader.train.dataset.names = "synthetic_aerial_train"
+dataloader.test.dataset.names = "synthetic_aerial_val"
+dataloader.train.mapper.image_size = 320
+dataloader.evaluator.preset = "aitod"

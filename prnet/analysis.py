@@ -1,0 +1,97 @@
+"""Model size, FLOPs and latency: the numbers behind tools/analyze_model.py and tools/benchmark.py.
+
+FLOP conventions (all reported as GFLOPs = 2 x multiply-adds, at batch 1):
+
+* ``conv``: convolutions only. This is the convention of the PRNet paper and of Ultralytics' model
+  summary for everything but BatchNorm (reference: PRNet-s 44.16, PRNet-L 194.8 at 640x640).
+* ``conv_bn``: ``conv`` plus BatchNorm counted as 2 multiply-adds per output element (the thop counter
+  used by Ultralytics; the paper's "44.9" for PRNet-s).
+* ``fvcore``: everything fvcore's counter supports (conv, BatchNorm at 1 multiply-add per element,
+  attention matmuls, upsampling), times 2.
+
+Only the dense network is counted (backbone, neck, head); pre-processing, box decoding and NMS are not.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import torch
+from fvcore.nn import FlopCountAnalysis
+from torch import nn
+
+__all__ = [
+    "DenseForward",
+    "count_parameters",
+    "count_flops",
+    "time_function",
+]
+
+
+class DenseForward(nn.Module):
+    """A detector's backbone + head on an already normalised, padded ``(N, 3, H, W)`` tensor."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, x: torch.Tensor):
+        features = self.detector.backbone(x)
+        return self.detector.head([features[f] for f in self.detector.head_in_features])
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Unfused parameter counts (BatchNorm affine parameters included, buffers excluded)."""
+    params = list(model.parameters())
+    return {
+        "total": sum(p.numel() for p in params),
+        "trainable": sum(p.numel() for p in params if p.requires_grad),
+    }
+
+
+@torch.no_grad()
+def count_flops(detector: nn.Module, height: int = 640, width: int = 640) -> dict[str, float]:
+    """GFLOPs of the dense network at one ``height x width`` image, in the three conventions above."""
+    was_training = detector.training
+    detector.eval()
+    device = next(detector.parameters()).device
+    analysis = FlopCountAnalysis(DenseForward(detector), (torch.zeros(1, 3, height, width, device=device),))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    by_op = analysis.by_operator()
+    detector.train(was_training)
+    conv, bn = by_op.get("conv", 0), by_op.get("batch_norm", 0)
+    return {
+        "conv": 2 * conv / 1e9,
+        "conv_bn": 2 * (conv + 2 * bn) / 1e9,
+        "fvcore": 2 * analysis.total() / 1e9,
+    }
+
+
+def time_function(
+    fn: Callable[[], object], warmup: int = 5, iters: int = 20, sync: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Wall-clock latency of ``fn()`` in milliseconds after ``warmup`` calls: median, p90, mean, min.
+
+    ``sync`` (e.g. ``torch.cuda.synchronize``) is called after each call so GPU work is included.
+    """
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    return {
+        "median_ms": statistics.median(times),
+        "p90_ms": times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))],
+        "mean_ms": statistics.fmean(times),
+        "min_ms": times[0],
+        "iters": iters,
+        "warmup": warmup,
+    }

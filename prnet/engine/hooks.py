@@ -1,0 +1,121 @@
+"""Training hooks that Detectron2 lacks: EMA of weights, mosaic switch-off, a progress bar.
+
+Each is a ``detectron2.engine.HookBase``; register them with ``trainer.register_hooks``. Best-
+checkpoint saving uses Detectron2's own ``hooks.BestCheckpointer``, and a non-finite loss already
+stops training (``SimpleTrainer.write_metrics`` raises ``FloatingPointError``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from detectron2.engine import HookBase
+from detectron2.utils import comm
+
+from .ema import ModelEMA
+
+__all__ = ["CloseMosaicHook", "EMAHook", "ProgressBarHook"]
+
+logger = logging.getLogger(__name__)
+
+
+class EMAHook(HookBase):
+    """Update a :class:`ModelEMA` after every ``period``-th optimizer step.
+
+    The EMA starts from the model's weights at ``before_train`` unless a checkpoint already
+    restored it (register the EMA as a checkpointable: ``DetectionCheckpointer(..., ema=ema)``).
+    Register this hook before evaluation and checkpoint hooks so they see the updated average.
+    """
+
+    def __init__(self, ema: ModelEMA, period: int = 1):
+        if period < 1:
+            raise ValueError(f"period must be >= 1, got {period}")
+        self.ema, self.period = ema, int(period)
+
+    def before_train(self):
+        if not self.ema.initialized:
+            self.ema.reset()
+
+    def after_step(self):
+        if (self.trainer.iter + 1) % self.period == 0:
+            self.ema.update()
+            if (self.trainer.iter + 1) % 20 == 0:
+                self.trainer.storage.put_scalar("ema_decay", self.ema.current_decay())
+
+
+class CloseMosaicHook(HookBase):
+    """Switch mosaic off from iteration ``start_iter`` on (the recipe: the last 10 epochs).
+
+    Calls ``mapper.set_mosaic(False)`` on the mapper of the trainer's data loader
+    (``build_yolo_train_loader`` exposes it as ``loader.mapper``); works after resuming past
+    ``start_iter`` too. Samples already prefetched by DataLoader workers keep their mosaic.
+    """
+
+    def __init__(self, start_iter: int, mapper=None):
+        self.start_iter = int(start_iter)
+        self._mapper = mapper
+        self._closed = False
+
+    def _get_mapper(self):
+        if self._mapper is not None:
+            return self._mapper
+        return getattr(self.trainer.data_loader, "mapper", None)
+
+    def before_step(self):
+        if self._closed or self.trainer.iter < self.start_iter:
+            return
+        mapper = self._get_mapper()
+        if mapper is None or not hasattr(mapper, "set_mosaic"):
+            logger.warning("CloseMosaicHook: the data loader has no mapper with set_mosaic()")
+        else:
+            mapper.set_mosaic(False)
+            logger.info(f"Mosaic switched off from iteration {self.trainer.iter}.")
+        self._closed = True
+
+
+class ProgressBarHook(HookBase):
+    """A tqdm progress bar with ETA over the training iterations (main process only).
+
+    Shows the smoothed total loss and the learning rate from Detectron2's event storage. tqdm's
+    ``disable=None`` hides the bar when stdout is not a terminal (logs, CI).
+    """
+
+    def __init__(self, max_iter: int, disable: bool | None = None, smoothing_window: int = 20):
+        self.max_iter = int(max_iter)
+        self.disable = disable
+        self.window = smoothing_window
+        self._bar = None
+
+    def before_train(self):
+        if not comm.is_main_process():
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=self.max_iter,
+            initial=self.trainer.start_iter,
+            desc="train",
+            unit="it",
+            dynamic_ncols=True,
+            disable=self.disable,
+            leave=True,
+        )
+
+    def after_step(self):
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        storage = self.trainer.storage
+        postfix = {}
+        history = storage.histories()
+        if "total_loss" in history:
+            postfix["loss"] = f"{history['total_loss'].median(self.window):.3f}"
+        if "lr" in history:
+            postfix["lr"] = f"{history['lr'].latest():.3g}"
+        if postfix:
+            self._bar.set_postfix(postfix, refresh=False)
+
+    def after_train(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

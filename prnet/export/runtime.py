@@ -1,0 +1,150 @@
+"""Run exported PRNet graphs behind one interface: ``backend(images) -> dict of tensors``.
+
+Every backend takes ``images (N, 3, H, W)`` float32 RGB 0-255 (a torch tensor) and returns the
+outputs of :mod:`prnet.export.graph` by name (``boxes``, ``scores`` and, for NMS graphs,
+``classes``, ``num_detections``) as torch tensors. This is what ``tools/predict.py``, the
+evaluation of exported models and a benchmark need: :func:`load_exported` for files,
+:class:`EagerBackend` for the PyTorch reference.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from .formats import read_metadata
+from .graph import DeployableDetector
+
+__all__ = [
+    "Backend",
+    "EagerBackend",
+    "OnnxRuntimeBackend",
+    "TorchScriptBackend",
+    "load_exported",
+]
+
+
+class Backend:
+    """Base class: ``meta`` (the sidecar dict), ``output_names``, ``device``, ``__call__``."""
+
+    name = "base"
+
+    def __init__(self, meta: dict, device: str | torch.device = "cpu"):
+        self.meta = meta
+        self.output_names = tuple(meta["outputs"])
+        self.with_nms = bool(meta["with_nms"])
+        self.device = torch.device(device)
+
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (for timing)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(with_nms={self.with_nms}, device={self.device})"
+
+
+def _meta_of(wrapper: DeployableDetector) -> dict:
+    m = wrapper.model
+    return {
+        "format": "eager",
+        "with_nms": wrapper.with_nms,
+        "outputs": list(wrapper.output_names),
+        "num_classes": int(m.num_classes),
+        "size_divisibility": wrapper.size_divisibility,
+        "pixel_mean": m.pixel_mean.flatten().tolist(),
+        "score_thresh": wrapper.score_thresh,
+        "nms_thresh": wrapper.nms_thresh,
+        "topk_candidates": wrapper.topk,
+        "max_det": wrapper.max_det,
+    }
+
+
+class EagerBackend(Backend):
+    """The PyTorch model behind the same interface (the reference for parity and benchmarks)."""
+
+    name = "eager"
+
+    def __init__(self, model: nn.Module, with_nms: bool = False, **wrapper_kwargs):
+        wrapper = model if isinstance(model, DeployableDetector) else None
+        if wrapper is None:
+            wrapper = DeployableDetector(model.eval(), with_nms, **wrapper_kwargs)
+        self.wrapper = wrapper.eval()
+        super().__init__(_meta_of(wrapper), next(wrapper.parameters()).device)
+
+    @torch.no_grad()
+    def __call__(self, images):
+        return dict(zip(self.output_names, self.wrapper(images.to(self.device))))
+
+
+class TorchScriptBackend(Backend):
+    name = "torchscript"
+
+    def __init__(self, path: str, device: str | torch.device = "cpu", meta: dict | None = None):
+        import torchvision  # noqa: F401  (registers torchvision::nms for NMS graphs)
+
+        super().__init__(meta or read_metadata(path), device)
+        self.module = torch.jit.load(path, map_location=self.device).eval()
+
+    @torch.no_grad()
+    def __call__(self, images):
+        return dict(zip(self.output_names, self.module(images.to(self.device))))
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime session; CUDA provider first when ``device`` is CUDA and it is available."""
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        path: str,
+        device: str | torch.device = "cpu",
+        meta: dict | None = None,
+        providers: list[str] | None = None,
+        intra_op_threads: int | None = None,
+    ):
+        import onnxruntime as ort
+
+        super().__init__(meta or read_metadata(path), device)
+        if providers is None:
+            providers = ["CPUExecutionProvider"]
+            if self.device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        if intra_op_threads:
+            options.intra_op_num_threads = intra_op_threads
+        self.session = ort.InferenceSession(path, options, providers=providers)
+        self.output_names = tuple(o.name for o in self.session.get_outputs())
+
+    def __call__(self, images):
+        feed = {"images": images.detach().float().cpu().numpy()}
+        outputs = self.session.run(list(self.output_names), feed)
+        return {k: torch.from_numpy(v).to(self.device) for k, v in zip(self.output_names, outputs)}
+
+
+def load_exported(path: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> Backend:
+    """Open an exported file by its sidecar's ``format`` (or suffix): ``.ts``/``.pt`` TorchScript,
+    ``.onnx`` ONNX Runtime, ``.engine``/``.plan`` TensorRT. ``device`` defaults to CUDA for
+    TensorRT and CPU otherwise."""
+    path = os.fspath(path)
+    try:
+        meta = read_metadata(path)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(
+            f"{path}: the JSON sidecar {path}.json written by prnet.export is missing"
+        ) from e
+    fmt = meta.get("format")
+    if fmt == "torchscript":
+        return TorchScriptBackend(path, device or "cpu", meta)
+    if fmt == "onnx":
+        return OnnxRuntimeBackend(path, device or "cpu", meta, **kwargs)
+    if fmt == "tensorrt":
+        from .tensorrt import TensorRTBackend
+
+        return TensorRTBackend(path, device or "cuda", meta)
+    raise ValueError(f"{path}: unknown exported format {fmt!r}")

@@ -1,0 +1,190 @@
+"""Sliced (tiled) prediction for large aerial images.
+
+A small object in a 4000 px frame shrinks below the detector's resolution floor when the frame is
+resized to 640; cutting the frame into overlapping tiles at (close to) native resolution keeps it
+visible. :class:`SlicedPredictor` cuts tiles (:func:`tile_grid`), runs them in batches through any
+:class:`~prnet.inference.Predictor`, optionally adds a full-image pass (large objects), shifts tile
+detections back to image pixels and merges duplicates (:func:`merge_detections`):
+
+* ``"nms"``: class-aware NMS over everything (Detectron2 ``batched_nms``) — removes the copies
+  of objects seen whole by two tiles;
+* ``"greedy"``: greedy box merging — the best-scored box absorbs every same-class box that
+  matches it (IoS, intersection over the smaller box, or IoU, above ``merge_thresh``) and becomes
+  their enclosing box, keeping the best score. The two halves of an object cut by a tile border
+  (each seen partially by one tile) become one box covering the object.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from detectron2.layers import batched_nms
+from detectron2.structures import Boxes, Instances, pairwise_ioa, pairwise_iou
+
+from .predictor import Predictor
+
+__all__ = ["SlicedPredictor", "tile_grid", "merge_detections"]
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - tile) / step) + 1
+    starts = [min(i * step, length - tile) for i in range(n)]
+    return sorted(set(starts))
+
+
+def tile_grid(
+    height: int, width: int, tile_size: int | Sequence[int], overlap: float = 0.2
+) -> list[tuple[int, int, int, int]]:
+    """Tiles ``(x0, y0, x1, y1)`` covering a ``height x width`` image, row-major.
+
+    ``tile_size``: side (or ``(h, w)``) in image pixels; ``overlap``: fraction of the tile shared
+    with its neighbour (``0 <= overlap < 1``). The last row/column is shifted inward so every tile
+    has the full size (tiles are clipped to the image when it is smaller than a tile).
+    """
+    th, tw = (tile_size, tile_size) if isinstance(tile_size, int) else tuple(tile_size)
+    if th <= 0 or tw <= 0:
+        raise ValueError(f"tile_size must be positive, got {tile_size}")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    step_y = max(1, int(round(th * (1 - overlap))))
+    step_x = max(1, int(round(tw * (1 - overlap))))
+    return [
+        (x, y, min(x + tw, width), min(y + th, height))
+        for y in _starts(height, th, step_y)
+        for x in _starts(width, tw, step_x)
+    ]
+
+
+def _greedy_merge(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, metric: str):
+    """Indices of the cluster leaders and the enclosing box of each cluster (one class)."""
+    order = scores.argsort(descending=True)
+    boxes, scores = boxes[order], scores[order]
+    if metric == "ios":
+        a, b = Boxes(boxes), Boxes(boxes)
+        # pairwise_ioa(a, b)[i, j] = inter / area(b_j); IoS takes the smaller of the two areas
+        match = torch.maximum(pairwise_ioa(a, b), pairwise_ioa(b, a).T)
+    elif metric == "iou":
+        match = pairwise_iou(Boxes(boxes), Boxes(boxes))
+    else:
+        raise ValueError(f"match metric must be 'ios' or 'iou', got {metric!r}")
+    taken = torch.zeros(len(boxes), dtype=torch.bool)
+    leaders, merged = [], []
+    for i in range(len(boxes)):
+        if taken[i]:
+            continue
+        members = (~taken) & (match[i] > thresh)
+        members[i] = True
+        taken |= members
+        group = boxes[members]
+        merged.append(torch.cat((group[:, :2].min(0).values, group[:, 2:].max(0).values)))
+        leaders.append(order[i])
+    if not leaders:
+        return order[:0], boxes[:0]
+    return torch.stack(leaders), torch.stack(merged)
+
+
+def merge_detections(
+    detections: Instances,
+    method: str = "greedy",
+    merge_thresh: float = 0.5,
+    match_metric: str = "ios",
+    max_det: int | None = None,
+) -> Instances:
+    """Merge duplicate detections (same image, any source) class by class; see module doc.
+
+    ``method``: ``"nms"`` (IoU > ``merge_thresh`` suppressed) or ``"greedy"`` (boxes matching
+    by ``match_metric`` > ``merge_thresh`` merged into their enclosing box). The result is
+    sorted by decreasing score and cut at ``max_det``.
+    """
+    boxes, scores = detections.pred_boxes.tensor, detections.scores
+    classes = detections.pred_classes
+    if method == "nms":
+        keep = batched_nms(boxes, scores, classes, merge_thresh)
+        out_boxes = boxes[keep]
+    elif method == "greedy":
+        keeps, merged = [], []
+        for c in classes.unique().tolist():
+            idx = (classes == c).nonzero(as_tuple=True)[0]
+            leaders, boxes_c = _greedy_merge(boxes[idx], scores[idx], merge_thresh, match_metric)
+            keeps.append(idx[leaders])
+            merged.append(boxes_c)
+        keep = torch.cat(keeps) if keeps else classes[:0]
+        out_boxes = torch.cat(merged) if merged else boxes[:0]
+        order = scores[keep].argsort(descending=True)
+        keep, out_boxes = keep[order], out_boxes[order]
+    else:
+        raise ValueError(f"merge method must be 'nms' or 'greedy', got {method!r}")
+    if max_det is not None:
+        keep, out_boxes = keep[:max_det], out_boxes[:max_det]
+    result = Instances(detections.image_size)
+    result.pred_boxes = Boxes(out_boxes)
+    result.scores = scores[keep]
+    result.pred_classes = classes[keep]
+    return result
+
+
+class SlicedPredictor:
+    """Tiles + optional full-image pass + merging around a :class:`Predictor`.
+
+    Args:
+        predictor: runs the tiles (each resized to its ``image_size``; pick ``tile_size`` equal to
+            it to predict at native resolution) and the full-image pass.
+        tile_size, overlap: see :func:`tile_grid`.
+        full_image: also predict on the whole image resized to ``predictor.image_size``.
+        merge, merge_thresh, match_metric: see :func:`merge_detections`.
+        max_det: detections kept per image after merging (default: the predictor's).
+        tile_batch: tiles per backend call.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        tile_size: int | Sequence[int] = 640,
+        overlap: float = 0.2,
+        *,
+        full_image: bool = True,
+        merge: str = "greedy",
+        merge_thresh: float = 0.5,
+        match_metric: str = "ios",
+        max_det: int | None = None,
+        tile_batch: int = 8,
+    ):
+        self.predictor = predictor
+        self.tile_size = tile_size
+        self.overlap = overlap
+        self.full_image = full_image
+        self.merge = merge
+        self.merge_thresh = merge_thresh
+        self.match_metric = match_metric
+        self.max_det = predictor.rules["max_det"] if max_det is None else int(max_det)
+        self.tile_batch = int(tile_batch)
+
+    def predict_tiles(self, image: np.ndarray) -> Instances:
+        """Detections of every tile (and the full-image pass), in image pixels, not merged."""
+        h, w = image.shape[:2]
+        tiles = tile_grid(h, w, self.tile_size, self.overlap)
+        parts = []
+        for start in range(0, len(tiles), self.tile_batch):
+            chunk = tiles[start : start + self.tile_batch]
+            crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in chunk]
+            for (x0, y0, _, _), r in zip(chunk, self.predictor(crops)):
+                shift = torch.tensor([x0, y0, x0, y0], dtype=r.pred_boxes.tensor.dtype)
+                parts.append((r.pred_boxes.tensor + shift, r.scores, r.pred_classes))
+        if self.full_image and len(tiles) > 1:
+            r = self.predictor(image)
+            parts.append((r.pred_boxes.tensor, r.scores, r.pred_classes))
+        result = Instances((h, w))
+        result.pred_boxes = Boxes(torch.cat([p[0] for p in parts]))
+        result.scores = torch.cat([p[1] for p in parts])
+        result.pred_classes = torch.cat([p[2] for p in parts])
+        return result
+
+    def __call__(self, image: np.ndarray) -> Instances:
+        """RGB ``(H, W, 3)`` uint8 -> merged ``Instances`` in image pixels."""
+        return merge_detections(
+            self.predict_tiles(image), self.merge, self.merge_thresh, self.match_metric, self.max_det
+        )

@@ -1,0 +1,57 @@
+"""Helpers for fast tests and smoke runs: tiny synthetic datasets and loading ``tools/*.py``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from types import ModuleType
+
+__all__ = ["TINY_OVERRIDES", "load_tool", "register_tiny_synthetic", "repo_root"]
+
+
+def repo_root() -> str:
+    """The checkout holding ``prnet/`` (and ``configs/``, ``tools/``)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_tool(name: str) -> ModuleType:
+    """Import ``tools/<name>.py`` as a module (tools are scripts, not a package)."""
+    path = os.path.join(repo_root(), "tools", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"prnet_tools_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def register_tiny_synthetic(
+    root: str, prefix: str = "tiny_synthetic", num_train: int = 4, num_val: int = 2,
+    image_size: int = 64,
+) -> tuple[str, str]:
+    """Register ``<prefix>_train`` / ``<prefix>_val``: a few small synthetic aerial images
+    (generated lazily under ``root``). Returns the two names."""
+    from prnet.data.synthetic import register_synthetic_aerial
+
+    size = (image_size, image_size)
+    train, val = f"{prefix}_train", f"{prefix}_val"
+    register_synthetic_aerial(
+        root,
+        {
+            train: dict(split="train", num_images=num_train, image_size=size, seed=0,
+                        progress=False),
+            val: dict(split="val", num_images=num_val, image_size=size, seed=1, progress=False),
+        },
+    )
+    return train, val
+
+
+#: Overrides that make any experiment config tiny (scale n, 64 px, batch 2, no workers, CPU).
+TINY_OVERRIDES = (
+    "model.backbone.scale=n",
+    "dataloader.train.mapper.image_size=64",
+    "dataloader.test.mapper.image_size=64",
+    "dataloader.train.total_batch_size=2",
+    "dataloader.train.num_workers=0",
+    "dataloader.test.num_workers=0",
+    "train.device=cpu",
+    "train.progress_bar=False",
+)

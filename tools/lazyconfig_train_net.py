@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""Train or evaluate a prnet model from a LazyConfig, the Detectron2 way.
+
+Detectron2's ``tools/lazyconfig_train_net.py`` (same flags, same ``do_train`` / ``do_test`` /
+``main`` / ``launch`` shape) plus what the PRNet recipe needs: an EMA of the weights (evaluated,
+checkpointed, resumed), an epoch-based schedule (``prnet.solver.resolve_schedule``), mosaic
+switched off for the last epochs, ``model_best.pth`` by ``train.best_checkpointer.val_metric``,
+a tqdm progress bar with ETA, a seed (``train.seed``) with a data order that survives ``--resume``,
+AMP (``train.amp``, CUDA only) and automatic device choice (``train.device``).
+
+Examples::
+
+    # train (all GPUs of one machine: --num-gpus 8; many machines: --num-machines/--machine-rank)
+    python tools/lazyconfig_train_net.py --config-file configs/VisDrone/prnet_s_640.py
+    # CPU, quick try with overrides
+    python tools/lazyconfig_train_net.py --config-file configs/PRNet/prnet_n.py \\
+        train.device=cpu train.epochs=1 dataloader.train.total_batch_size=2
+    # continue an interrupted run from its last checkpoint (iteration, optimizer, LR, EMA, data)
+    python tools/lazyconfig_train_net.py --config-file configs/VisDrone/prnet_s_640.py --resume
+    # evaluate a checkpoint (EMA weights when the checkpoint has them)
+    python tools/lazyconfig_train_net.py --config-file configs/VisDrone/prnet_s_640.py \\
+        --eval-only train.init_checkpoint=output/VisDrone/prnet_s_640/model_best.pth
+"""
+import logging
+from contextlib import nullcontext
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import LazyConfig, instantiate
+from detectron2.engine import (
+    create_ddp_model,
+    default_argument_parser,
+    default_setup,
+    default_writers,
+    hooks,
+    launch,
+)
+from detectron2.evaluation import inference_on_dataset, print_csv_format
+from detectron2.utils import comm
+
+from prnet.engine import (
+    CloseMosaicHook,
+    EMAHook,
+    ModelEMA,
+    ProgressBarHook,
+    build_trainer,
+    fast_forward_train_loader,
+    register_builtin_datasets,
+    resolve_device,
+)
+from prnet.solver import resolve_schedule
+
+logger = logging.getLogger("prnet")
+
+
+def do_test(cfg, model, ema=None):
+    """Evaluate ``model`` (with the EMA weights when ``ema`` holds some) on ``dataloader.test``."""
+    if "evaluator" not in cfg.dataloader:
+        return {}
+    use_ema = ema is not None and ema.initialized
+    with ema.applied(model) if use_ema else nullcontext():
+        ret = inference_on_dataset(
+            model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
+        )
+    logger.info(f"Evaluation of the {'EMA' if use_ema else 'model'} weights:")
+    print_csv_format(ret)
+    return ret
+
+
+def _count_train_images(train_loader):
+    mapper = getattr(train_loader, "mapper", None)
+    if mapper is not None and getattr(mapper, "dataset", None) is not None:
+        return len(mapper.dataset)
+    return len(train_loader.dataset.dataset)
+
+
+def do_train(args, cfg, extra_hooks=()):
+    """
+    Args:
+        cfg: an object with the following attributes:
+            model: instantiate to a module
+            dataloader.{train,test}: instantiate to dataloaders
+            dataloader.evaluator: instantiate to evaluator for test set
+            optimizer: instantiate to an optimizer
+            lr_multiplier: instantiate to a fvcore scheduler
+            train: other misc config defined in `configs/common/train.py`, including:
+                output_dir (str), init_checkpoint (str), seed, device, the epoch schedule
+                (epochs, warmup_epochs, close_mosaic_epochs, eval_epochs) or its iteration
+                overrides (max_iter, eval_period, checkpointer.period), amp, ema, ddp,
+                best_checkpointer, log_period, progress_bar
+        extra_hooks: more hooks to register last (tests, experiments).
+
+    Returns the trainer.
+    """
+    device = resolve_device(cfg.train.get("device"))
+    model = instantiate(cfg.model)
+    logger.info("Model:\n{}".format(model))
+    model.to(device)
+
+    cfg.optimizer.params.model = model
+    optim = instantiate(cfg.optimizer)
+
+    train_loader = instantiate(cfg.dataloader.train)
+    total_batch_size = cfg.dataloader.train.total_batch_size
+    schedule = resolve_schedule(cfg.train, _count_train_images(train_loader), total_batch_size)
+    logger.info(f"Schedule on {device}: {schedule}")
+
+    ema = None
+    if cfg.train.ema.enabled:
+        ema = ModelEMA(model, decay=cfg.train.ema.decay, tau=cfg.train.ema.tau)
+
+    model = create_ddp_model(model, **cfg.train.ddp)
+    trainer = build_trainer(model, train_loader, optim, cfg.train.amp, device)
+    checkpointables = {"trainer": trainer}
+    if ema is not None:
+        checkpointables["ema"] = ema
+    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, **checkpointables)
+    main_process = comm.is_main_process()
+    best = cfg.train.get("best_checkpointer")
+    progress_bar = cfg.train.get("progress_bar")
+    trainer.register_hooks(
+        [
+            # time every iteration: with Detectron2's default (skip 3) a run stopped in its
+            # first iterations crashes in CommonMetricPrinter's ETA when logging at the end
+            hooks.IterationTimer(warmup_iter=1),
+            EMAHook(ema, schedule.ema_period) if ema is not None else None,
+            hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            CloseMosaicHook(schedule.close_mosaic_iter),
+            (
+                hooks.PeriodicCheckpointer(
+                    checkpointer,
+                    period=schedule.checkpoint_period,
+                    max_iter=schedule.max_iter,
+                    max_to_keep=cfg.train.checkpointer.get("max_to_keep"),
+                )
+                if main_process
+                else None
+            ),
+            hooks.EvalHook(schedule.eval_period, lambda: do_test(cfg, model, ema)),
+            (
+                hooks.BestCheckpointer(
+                    schedule.eval_period, checkpointer, best.val_metric, mode=best.mode
+                )
+                if main_process and best
+                else None
+            ),
+            (
+                hooks.PeriodicWriter(
+                    default_writers(cfg.train.output_dir, schedule.max_iter),
+                    period=cfg.train.log_period,
+                )
+                if main_process
+                else None
+            ),
+            (
+                ProgressBarHook(
+                    schedule.max_iter, disable=None if progress_bar is None else not progress_bar
+                )
+                if main_process
+                else None
+            ),
+            *extra_hooks,
+        ]
+    )
+
+    checkpointer.resume_or_load(cfg.train.init_checkpoint, resume=args.resume)
+    if args.resume and checkpointer.has_checkpoint():
+        # The checkpoint records the last finished iteration; continue from the next one, with
+        # the data stream (sampler and augmentation randomness) where the run left it.
+        start_iter = trainer.iter + 1
+        fast_forward_train_loader(
+            train_loader, start_iter, total_batch_size // comm.get_world_size()
+        )
+    else:
+        start_iter = 0
+    trainer.train(start_iter, schedule.max_iter)
+    return trainer
+
+
+def main(args):
+    cfg = LazyConfig.load(args.config_file)
+    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    register_builtin_datasets()  # until `import prnet.data` registers them
+    default_setup(cfg, args)  # logging, config dump, seed_all_rng(train.seed + rank)
+
+    if args.eval_only:
+        model = instantiate(cfg.model)
+        model.to(resolve_device(cfg.train.get("device")))
+        model = create_ddp_model(model)
+        ema = ModelEMA(model) if cfg.train.ema.enabled else None
+        checkpointables = {"ema": ema} if ema is not None else {}
+        DetectionCheckpointer(model, **checkpointables).load(cfg.train.init_checkpoint)
+        return do_test(cfg, model, ema)
+    return do_train(args, cfg)
+
+
+def invoke_main() -> None:
+    args = default_argument_parser().parse_args()
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
+
+
+if __name__ == "__main__":
+    invoke_main()  # pragma: no cover
