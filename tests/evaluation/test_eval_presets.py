@@ -15,7 +15,7 @@ def test_names_and_lookup():
 
 
 def test_unknown_name_lists_allowed():
-    with pytest.raises(ValueError, match="aitod, coco, uavdt, visdrone"):
+    with pytest.raises(ValueError, match="aitod, coco, synthetic, uavdt, visdrone"):
         get_preset("voc")
 
 

@@ -34,5 +34,5 @@ def test_gflops_match_paper_s():
     ],
 )
 def test_one_line_overrides(override, expected_m):
-    model = build_model("configs/PRNet/prnet_s.py", None, [override])
+    model = build_model("configs/PRNet/prnet_s.py", None, [override, "model.num_classes=10"])
     assert round(count_parameters(model)["total"] / 1e6, 2) == expected_m
