@@ -22,7 +22,7 @@ from prnet.data.converters import (
     ConversionError,
     convert_aitod,
     find_aitod_source_json,
-    write_coco_json,
+    save_converted,
 )
 from prnet.data.datasets.builtin import AERIAL_SPLITS
 
@@ -88,12 +88,7 @@ def main(argv=None) -> int:
                 max_examples=args.max_examples,
                 progress=tqdm,
             )
-            report_path = write_coco_json(coco, out, report)
-            print(report.format())
-            print(
-                f"wrote {out} ({len(coco['images'])} images, {len(coco['annotations'])} "
-                f"annotations) and {report_path}"
-            )
+            save_converted(coco, out, report)
     except ConversionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

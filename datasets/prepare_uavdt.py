@@ -26,7 +26,7 @@ from prnet.data.converters import (
     discover_uavdt_sequences,
     read_sequence_list,
     split_uavdt_sequences,
-    write_coco_json,
+    save_converted,
 )
 from prnet.data.datasets.builtin import AERIAL_SPLITS
 
@@ -114,12 +114,7 @@ def main(argv=None) -> int:
                 max_examples=args.max_examples,
                 progress=tqdm,
             )
-            report_path = write_coco_json(coco, out, report)
-            print(report.format())
-            print(
-                f"wrote {out} ({len(coco['images'])} images, {len(coco['annotations'])} "
-                f"annotations) and {report_path}"
-            )
+            save_converted(coco, out, report)
     except ConversionError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

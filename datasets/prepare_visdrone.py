@@ -20,7 +20,7 @@ from prnet.data.converters import (
     VISDRONE_SPLITS,
     ConversionError,
     convert_visdrone_split,
-    write_coco_json,
+    save_converted,
 )
 from prnet.data.datasets.builtin import AERIAL_SPLITS
 
@@ -62,12 +62,7 @@ def main(argv=None) -> int:
         except ConversionError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        report_path = write_coco_json(coco, out, report)
-        print(report.format())
-        print(
-            f"wrote {out} ({len(coco['images'])} images, {len(coco['annotations'])} annotations)"
-            f" and {report_path}"
-        )
+        save_converted(coco, out, report)
     return 0
 
 

@@ -19,6 +19,7 @@ from .common import (
     clip_xywh,
     image_size,
     iter_numeric_rows,
+    save_converted,
     write_coco_json,
 )
 from .uavdt import (
@@ -56,4 +57,5 @@ __all__ = [
     "read_sequence_list",
     "split_uavdt_sequences",
     "write_coco_json",
+    "save_converted",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "image_size",
     "iter_numeric_rows",
     "write_coco_json",
+    "save_converted",
 ]
 
 # A progress wrapper such as ``tqdm.tqdm``: takes an iterable (and optional ``desc``/``total``
@@ -229,4 +230,16 @@ def write_coco_json(
         return None
     report_path = path.with_name(path.stem + ".report.json")
     report.write_json(report_path)
+    return report_path
+
+
+def save_converted(coco: dict, path: str | os.PathLike, report: ConversionReport) -> Path:
+    """What every ``datasets/prepare_*.py`` does with a converted split: write the json and its
+    report (:func:`write_coco_json`), print the report and a one-line summary."""
+    report_path = write_coco_json(coco, path, report)
+    print(report.format())
+    print(
+        f"wrote {path} ({len(coco['images'])} images, {len(coco['annotations'])} annotations) "
+        f"and {report_path}"
+    )
     return report_path
