@@ -102,9 +102,9 @@ def test_outputs(straight):
     assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2, 3]
     assert any("bbox/AP50" in r for r in rows)
     assert all(r["lr"] > 0 for r in rows if "lr" in r)
-    # AerialEvaluator report of the last evaluation (AI-TOD bins on the synthetic data)
+    # AerialEvaluator report of the last evaluation (synthetic preset: AI-TOD bins + ignore)
     report = json.loads((out / "inference" / "metrics.json").read_text())
-    assert report["preset"] == "aitod"
+    assert report["preset"] == "synthetic"
     for key in ("AP", "AP50", "APvt", "APt"):
         assert key in report["metrics"]
     final = _load(out / "model_final.pth")

@@ -36,15 +36,16 @@ from detectron2.engine import (
 )
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from prnet.engine import (
     CloseMosaicHook,
     EMAHook,
     ModelEMA,
     ProgressBarHook,
+    place_model,
     build_trainer,
     fast_forward_train_loader,
-    register_builtin_datasets,
     resolve_device,
 )
 from prnet.solver import resolve_schedule
@@ -94,7 +95,7 @@ def do_train(args, cfg, extra_hooks=()):
     device = resolve_device(cfg.train.get("device"))
     model = instantiate(cfg.model)
     logger.info("Model:\n{}".format(model))
-    model.to(device)
+    place_model(model, device, cfg.train.get("channels_last"))
 
     cfg.optimizer.params.model = model
     optim = instantiate(cfg.optimizer)
@@ -179,12 +180,12 @@ def do_train(args, cfg, extra_hooks=()):
 def main(args):
     cfg = LazyConfig.load(args.config_file)
     cfg = LazyConfig.apply_overrides(cfg, args.opts)
-    register_builtin_datasets()  # until `import prnet.data` registers them
     default_setup(cfg, args)  # logging, config dump, seed_all_rng(train.seed + rank)
+    setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="prnet")
 
     if args.eval_only:
         model = instantiate(cfg.model)
-        model.to(resolve_device(cfg.train.get("device")))
+        place_model(model, resolve_device(cfg.train.get("device")), cfg.train.get("channels_last"))
         model = create_ddp_model(model)
         ema = ModelEMA(model) if cfg.train.ema.enabled else None
         checkpointables = {"ema": ema} if ema is not None else {}

@@ -8,6 +8,7 @@ train = dict(
     init_checkpoint="",
     seed=0,  # seeds torch/numpy/random (detectron2 seed_all_rng), the sampler and the mapper
     device=None,  # None: "cuda" if available, else "cpu"
+    channels_last=None,  # NHWC conv weights; None: on CPU only (faster oneDNN convolutions)
     # schedule in epochs (350 epochs, 3 warm-up, mosaic off for the last 10)
     epochs=350,
     warmup_epochs=3,

@@ -1,7 +1,7 @@
 """Training engine pieces layered on Detectron2's: EMA, hooks, deterministic resume."""
 
 from .data import SkipSampler, fast_forward_train_loader
-from .defaults import build_trainer, register_builtin_datasets, resolve_device
+from .defaults import build_trainer, place_model, resolve_device
 from .ema import ModelEMA, unwrap_model
 from .hooks import CloseMosaicHook, EMAHook, ProgressBarHook
 
@@ -13,7 +13,7 @@ __all__ = [
     "SkipSampler",
     "build_trainer",
     "fast_forward_train_loader",
-    "register_builtin_datasets",
+    "place_model",
     "resolve_device",
     "unwrap_model",
 ]

@@ -76,7 +76,7 @@ class ModelEMA:
     def copy_to(self, model: nn.Module | None = None) -> None:
         """Load the averaged weights into ``model`` (default: the tracked model)."""
         if self.state is None:
-            raise RuntimeError("the EMA has no weights yet (call reset/update or load a checkpoint)")
+            raise RuntimeError("the EMA has no weights yet (reset/update it or load a checkpoint)")
         unwrap_model(model if model is not None else self.model).load_state_dict(self.state)
 
     @contextlib.contextmanager
@@ -108,7 +108,5 @@ class ModelEMA:
         if not state_dict:
             return
         device = next(iter(self.model.state_dict().values())).device
-        self.state = OrderedDict(
-            (k, v.to(device)) for k, v in state_dict["state"].items()
-        )
+        self.state = OrderedDict((k, v.to(device)) for k, v in state_dict["state"].items())
         self.updates = int(state_dict["updates"])

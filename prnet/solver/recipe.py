@@ -27,12 +27,12 @@ Derivation (plain SGD; ``l_i`` is the loss of image ``i``, ``w`` the weights):
       λ = 5e-4 / 64           (batch_mean_weight_decay; independent of B)
 
 Momentum stays 0.9: with momentum ``β`` every gradient is eventually applied ``1 / (1 - β)`` times,
-so the total contribution of each image is the same as in the reference; it is spread over 10
-steps of ``B`` images instead of 10 steps of 64 images. (The reference also normalises its
-classification loss by the sum of target scores *over the batch*, so "sum over images" is an
-approximation there, as in every batch-size translation of that recipe.) Weight decay applies to
-conv/linear weights only, not to norm layers or biases (``get_default_optimizer_params(
-weight_decay_norm=0, weight_decay_bias=0)``), as in the reference's three parameter groups.
+so the total contribution of each image is the same as in the reference; it is spread over 10 steps
+of ``B`` images instead of 10 steps of 64 images. (The reference also normalises its classification
+loss by the sum of target scores *over the batch*, so "sum over images" is an approximation there,
+as in every batch-size translation of that recipe.) Weight decay applies to conv/linear weights
+only, not to norm layers or biases (``get_default_optimizer_params(weight_decay_norm=0,
+weight_decay_bias=0)``), as in the reference's three parameter groups.
 
 The EMA of weights is updated once per optimizer step in the reference, i.e. once per 64 images:
 :func:`ema_update_period` gives the same cadence in prnet iterations.

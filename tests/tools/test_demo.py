@@ -28,7 +28,7 @@ def test_demo_runs(tmp_path, monkeypatch):
             "dataloader.test.num_workers=0",
         ]
     )
-    assert metrics["preset"] == "aitod" and metrics["iterations"] == 2
+    assert metrics["preset"] == "synthetic" and metrics["iterations"] == 2
     for key in ("AP", "AP50", "APvt", "APt"):
         assert key in metrics["metrics_percent"]
     assert json.loads((out / "demo_metrics.json").read_text()) == metrics
