@@ -124,7 +124,7 @@ def main(argv=None):
     with ema.applied(model):
         export_model(
             model.eval(), "onnx", onnx_path, with_nms=True,
-            trace_size=(1, size, size), verify_size=(2, size - 64, size + 32),
+            trace_size=(1, size, size), verify_size=(2, size + 32, size + 64),
         )  # fmt: skip
     demo_metrics["onnx"] = onnx_path
 

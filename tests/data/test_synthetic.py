@@ -319,9 +319,11 @@ def test_register_rejects_unknown_keys(tmp_path, catalog_name):
 
 
 def test_defaults(monkeypatch):
-    assert set(DEFAULT_SPLITS) == {"synthetic_aerial_train", "synthetic_aerial_val"}
+    assert set(DEFAULT_SPLITS) == {
+        "synthetic_aerial_train", "synthetic_aerial_val", "synthetic_aerial_demo_train"
+    }
     seeds = {cfg["seed"] for cfg in DEFAULT_SPLITS.values()}
-    assert len(seeds) == 2  # train and val are different scenes
+    assert len(seeds) == 3  # every split has its own scenes
     monkeypatch.setenv("DETECTRON2_DATASETS", "/data/d2")
     assert synthetic.default_root() == os.path.join("/data/d2", "synthetic_aerial")
     monkeypatch.delenv("DETECTRON2_DATASETS")
