@@ -48,24 +48,14 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def _write_metadata(path: str, wrapper: DeployableDetector, fmt: str, **extra) -> dict:
-    m = wrapper.model
     meta = {
-        "format": fmt,
-        "with_nms": wrapper.with_nms,
+        **wrapper.metadata(fmt),
         "input": {
             "name": "images",
             "shape": ["batch", 3, "height", "width"],
             "dtype": "float32",
             "description": "RGB, 0-255, any size (padded in the graph); a batch shares one size",
         },
-        "outputs": list(wrapper.output_names),
-        "num_classes": int(m.num_classes),
-        "size_divisibility": wrapper.size_divisibility,
-        "pixel_mean": m.pixel_mean.flatten().tolist(),
-        "score_thresh": wrapper.score_thresh,
-        "nms_thresh": wrapper.nms_thresh,
-        "topk_candidates": wrapper.topk,
-        "max_det": wrapper.max_det,
         **extra,
     }
     with open(metadata_path(path), "w", encoding="utf-8") as f:

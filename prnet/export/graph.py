@@ -79,6 +79,21 @@ class DeployableDetector(nn.Module):
     def output_names(self) -> tuple[str, ...]:
         return NMS_OUTPUTS if self.with_nms else RAW_OUTPUTS
 
+    def metadata(self, fmt: str = "eager") -> dict:
+        """What a runtime needs to know about this graph (also written next to exported files)."""
+        return {
+            "format": fmt,
+            "with_nms": self.with_nms,
+            "outputs": list(self.output_names),
+            "num_classes": int(self.model.num_classes),
+            "size_divisibility": self.size_divisibility,
+            "pixel_mean": self.model.pixel_mean.flatten().tolist(),
+            "score_thresh": self.score_thresh,
+            "nms_thresh": self.nms_thresh,
+            "topk_candidates": self.topk,
+            "max_det": self.max_det,
+        }
+
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         m = self.model
         h, w = images.shape[-2], images.shape[-1]

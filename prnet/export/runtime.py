@@ -48,22 +48,6 @@ class Backend:
         return f"{type(self).__name__}(with_nms={self.with_nms}, device={self.device})"
 
 
-def _meta_of(wrapper: DeployableDetector) -> dict:
-    m = wrapper.model
-    return {
-        "format": "eager",
-        "with_nms": wrapper.with_nms,
-        "outputs": list(wrapper.output_names),
-        "num_classes": int(m.num_classes),
-        "size_divisibility": wrapper.size_divisibility,
-        "pixel_mean": m.pixel_mean.flatten().tolist(),
-        "score_thresh": wrapper.score_thresh,
-        "nms_thresh": wrapper.nms_thresh,
-        "topk_candidates": wrapper.topk,
-        "max_det": wrapper.max_det,
-    }
-
-
 class EagerBackend(Backend):
     """The PyTorch model behind the same interface (the reference for parity and benchmarks)."""
 
@@ -74,7 +58,7 @@ class EagerBackend(Backend):
         if wrapper is None:
             wrapper = DeployableDetector(model.eval(), with_nms, **wrapper_kwargs)
         self.wrapper = wrapper.eval()
-        super().__init__(_meta_of(wrapper), next(wrapper.parameters()).device)
+        super().__init__(wrapper.metadata(), next(wrapper.parameters()).device)
 
     @torch.no_grad()
     def __call__(self, images):

@@ -6,7 +6,13 @@ import importlib.util
 import os
 from types import ModuleType
 
-__all__ = ["TINY_OVERRIDES", "load_tool", "register_tiny_synthetic", "repo_root"]
+__all__ = [
+    "TINY_OVERRIDES",
+    "load_tool",
+    "register_tiny_synthetic",
+    "register_tiny_val_split",
+    "repo_root",
+]
 
 
 def repo_root() -> str:
@@ -21,6 +27,15 @@ def load_tool(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def register_tiny_val_split(root: str, name: str) -> str:
+    """Register a 2-image synthetic split of 96x128 scenes as ``name`` (export/predict tool tests)."""
+    from prnet.data.synthetic import register_synthetic_aerial
+
+    split = {"split": "val", "num_images": 2, "image_size": (96, 128), "seed": 0, "progress": False}
+    (registered,) = register_synthetic_aerial(root, {name: split})
+    return registered
 
 
 def register_tiny_synthetic(

@@ -1,6 +1,5 @@
 """One command: tools/export_model.py (export + verify + evaluate the exported file with a
 preset). PRNet-n at its initialisation, tiny synthetic data."""
-import importlib.util
 import json
 import os
 
@@ -8,23 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from prnet.utils.testing import load_tool, register_tiny_val_split, repo_root
 
+ROOT = repo_root()
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_tool = load_tool
 
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    from prnet.data.synthetic import register_synthetic_aerial
-
-    split = {"split": "val", "num_images": 2, "image_size": (96, 128), "seed": 0, "progress": False}
-    (name,) = register_synthetic_aerial(str(tmp_path_factory.mktemp("synth")), {"synth_export_tiny": split})
-    return name
+    return register_tiny_val_split(str(tmp_path_factory.mktemp("synth")), "synth_export_tiny")
 
 
 def test_export_onnx_with_nms_then_evaluate(tmp_path, tiny_dataset, monkeypatch):
