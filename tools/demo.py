@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import detection_utils as utils
@@ -28,7 +27,7 @@ from detectron2.utils.visualizer import Visualizer
 # tools/ is this script's directory, so the training tool imports as a module
 from lazyconfig_train_net import do_train
 
-from prnet.engine import ModelEMA
+from prnet.engine import ModelEMA, PRNetCheckpointer
 from prnet.export import export_model
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo",
@@ -113,7 +112,7 @@ def main(argv=None):
     model = trainer.model
     model = getattr(model, "module", model)
     ema = ModelEMA(model)
-    DetectionCheckpointer(model, ema=ema).load(os.path.join(out_dir, "model_final.pth"))
+    PRNetCheckpointer(model, ema=ema).load(os.path.join(out_dir, "model_final.pth"))
     png = os.path.join(out_dir, "demo_predictions.png")
     n_drawn = draw(cfg, model, ema if ema.initialized else None, png, args.score_thresh)
 

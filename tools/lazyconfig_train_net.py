@@ -24,7 +24,6 @@ Examples::
 import logging
 from contextlib import nullcontext
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import LazyConfig, instantiate
 from detectron2.engine import (
     create_ddp_model,
@@ -42,6 +41,7 @@ from prnet.engine import (
     CloseMosaicHook,
     EMAHook,
     ModelEMA,
+    PRNetCheckpointer,
     ProgressBarHook,
     place_model,
     build_trainer,
@@ -110,11 +110,19 @@ def do_train(args, cfg, extra_hooks=()):
         ema = ModelEMA(model, decay=cfg.train.ema.decay, tau=cfg.train.ema.tau)
 
     model = create_ddp_model(model, **cfg.train.ddp)
-    trainer = build_trainer(model, train_loader, optim, cfg.train.amp, device)
+    trainer = build_trainer(
+        model,
+        train_loader,
+        optim,
+        cfg.train.amp,
+        device,
+        nan_policy=cfg.train.get("nan_policy", "stop"),
+        max_skipped_steps=cfg.train.get("max_skipped_steps", 10),
+    )
     checkpointables = {"trainer": trainer}
     if ema is not None:
         checkpointables["ema"] = ema
-    checkpointer = DetectionCheckpointer(model, cfg.train.output_dir, **checkpointables)
+    checkpointer = PRNetCheckpointer(model, cfg.train.output_dir, **checkpointables)
     main_process = comm.is_main_process()
     best = cfg.train.get("best_checkpointer")
     progress_bar = cfg.train.get("progress_bar")
@@ -189,7 +197,7 @@ def main(args):
         model = create_ddp_model(model)
         ema = ModelEMA(model) if cfg.train.ema.enabled else None
         checkpointables = {"ema": ema} if ema is not None else {}
-        DetectionCheckpointer(model, **checkpointables).load(cfg.train.init_checkpoint)
+        PRNetCheckpointer(model, **checkpointables).load(cfg.train.init_checkpoint)
         return do_test(cfg, model, ema)
     return do_train(args, cfg)
 

@@ -27,4 +27,8 @@ train = dict(
     ema=dict(enabled=True, decay=0.9999, tau=2000, period=None),
     ddp=dict(broadcast_buffers=False, find_unused_parameters=False, fp16_compression=False),
     cudnn_benchmark=False,
+    # NaN/Inf loss: "stop" raises naming the iteration and loss terms; "skip" drops that step
+    # (counted in the trainer state) and stops once more than max_skipped_steps were dropped
+    nan_policy="stop",
+    max_skipped_steps=10,
 )

@@ -6,8 +6,17 @@ import logging
 
 import torch
 from detectron2.engine import AMPTrainer, SimpleTrainer
+from detectron2.utils import comm
+from detectron2.utils.events import get_event_storage
 
-__all__ = ["build_trainer", "place_model", "resolve_device"]
+__all__ = [
+    "NAN_POLICIES",
+    "GuardedAMPTrainer",
+    "GuardedTrainer",
+    "build_trainer",
+    "place_model",
+    "resolve_device",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +43,106 @@ def place_model(model: torch.nn.Module, device: str, channels_last: bool | None 
     return model
 
 
-def build_trainer(model, data_loader, optimizer, amp: dict | None = None, device: str = "cpu"):
-    """Detectron2's ``AMPTrainer`` when ``amp.enabled`` on CUDA, else ``SimpleTrainer``.
+NAN_POLICIES = ("stop", "skip")
+
+
+class _NonFiniteLossGuard:
+    """What to do when a loss term is NaN or Inf (``train.nan_policy``).
+
+    "stop": raise ``FloatingPointError`` naming the iteration and the non-finite terms.
+    "skip": drop that iteration's optimizer step, count it (``skipped_steps`` in the event storage
+    and in the trainer's checkpointed state) and raise once more than ``max_skipped`` were dropped.
+    Detectron2 calls ``_write_metrics`` after ``backward`` and before ``optimizer.step`` in both
+    ``SimpleTrainer`` and ``AMPTrainer``; that is where the check sits.
+    """
+
+    nan_policy = "stop"
+    max_skipped = 10
+    skipped_steps = 0
+
+    def _write_metrics(self, loss_dict, data_time, prefix="", iter=None):
+        iter = self.iter if iter is None else iter
+        bad = [k for k, v in loss_dict.items() if not bool(torch.isfinite(v.detach()).all())]
+        any_bad = bool(bad)
+        if comm.get_world_size() > 1:  # every rank must skip (or stop) together
+            device = next(v.device for v in loss_dict.values())
+            flag = torch.tensor(float(any_bad), device=device)
+            torch.distributed.all_reduce(flag)
+            any_bad = bool(flag.item() > 0)
+        if not any_bad:
+            return super()._write_metrics(loss_dict, data_time, prefix=prefix, iter=iter)
+        values = ", ".join(f"{k}={float(v.detach().float().mean()):.4g}"
+                           for k, v in loss_dict.items())
+        where = f"iteration {iter}: non-finite {', '.join(bad) or 'loss on another rank'}"
+        if self.nan_policy != "skip":
+            raise FloatingPointError(
+                f"Loss became NaN/Inf at {where} ({values}). Set train.nan_policy='skip' to "
+                "skip such steps, or lower the learning rate."
+            )
+        self.skipped_steps += 1
+        get_event_storage().put_scalar("skipped_steps", self.skipped_steps, smoothing_hint=False)
+        logger.warning(f"Skipping the optimizer step at {where} ({values}); "
+                       f"{self.skipped_steps} skipped so far.")
+        if self.skipped_steps > self.max_skipped:
+            raise FloatingPointError(
+                f"{self.skipped_steps} optimizer steps skipped for NaN/Inf losses (more than "
+                f"train.max_skipped_steps={self.max_skipped}); last at {where}."
+            )
+        self._drop_gradients()
+
+    def _drop_gradients(self):
+        # torch optimizers leave parameters whose .grad is None untouched (no momentum, no decay)
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self):
+        ret = super().state_dict()
+        ret["skipped_steps"] = self.skipped_steps
+        return ret
+
+    def load_state_dict(self, state_dict):
+        self.skipped_steps = state_dict.pop("skipped_steps", 0)
+        super().load_state_dict(state_dict)
+
+
+class GuardedTrainer(_NonFiniteLossGuard, SimpleTrainer):
+    """``SimpleTrainer`` with ``train.nan_policy``."""
+
+
+class GuardedAMPTrainer(_NonFiniteLossGuard, AMPTrainer):
+    """``AMPTrainer`` with ``train.nan_policy``."""
+
+    def _drop_gradients(self):
+        # GradScaler.step needs gradients to inspect; NaN ones make it skip the step, as it does
+        # for a float16 overflow.
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.fill_(float("nan"))
+
+
+def build_trainer(
+    model,
+    data_loader,
+    optimizer,
+    amp: dict | None = None,
+    device: str = "cpu",
+    nan_policy: str = "stop",
+    max_skipped_steps: int = 10,
+):
+    """Detectron2's ``AMPTrainer`` when ``amp.enabled`` on CUDA, else ``SimpleTrainer``, both
+    with a NaN/Inf loss policy (``nan_policy``: "stop" or "skip", see ``_NonFiniteLossGuard``).
 
     ``amp.precision``: "float16" (with a gradient scaler) or "bfloat16" (no scaling needed).
     AMP needs CUDA; on CPU it is turned off with a warning, so a GPU config also runs on CPU.
     """
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"train.nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    trainer = _build_trainer(model, data_loader, optimizer, amp, device)
+    trainer.nan_policy, trainer.max_skipped = nan_policy, int(max_skipped_steps)
+    return trainer
+
+
+def _build_trainer(model, data_loader, optimizer, amp, device):
     amp = dict(amp or {})
     if amp.get("enabled", False):
         if not str(device).startswith("cuda"):
@@ -50,6 +153,8 @@ def build_trainer(model, data_loader, optimizer, amp: dict | None = None, device
                 raise ValueError(f"train.amp.precision must be one of {sorted(_PRECISIONS)}")
             dtype = _PRECISIONS[precision]
             scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-            return AMPTrainer(model, data_loader, optimizer, grad_scaler=scaler, precision=dtype)
-    return SimpleTrainer(model, data_loader, optimizer)
+            return GuardedAMPTrainer(
+                model, data_loader, optimizer, grad_scaler=scaler, precision=dtype
+            )
+    return GuardedTrainer(model, data_loader, optimizer)
 

@@ -72,7 +72,7 @@ def load_weights(model: nn.Module, path: str, prefer_ema: bool = True) -> str:
     from detectron2.utils.file_io import PathManager
 
     with PathManager.open(path, "rb") as f:
-        checkpoint = torch.load(f, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(f, map_location="cpu", weights_only=True)  # never runs pickled code
     state, source = extract_state_dict(checkpoint, prefer_ema)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
