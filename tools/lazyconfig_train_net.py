@@ -22,6 +22,9 @@ Examples::
         --eval-only train.init_checkpoint=output/VisDrone/prnet_s_640/model_best.pth
 """
 import logging
+import sys
+
+import prnet  # noqa: F401  (first: registers models/datasets, quiets torch.jit import warnings)
 from contextlib import nullcontext
 
 from detectron2.config import LazyConfig, instantiate
@@ -48,6 +51,7 @@ from prnet.engine import (
     fast_forward_train_loader,
     resolve_device,
 )
+from prnet.config_check import ConfigError, check_config
 from prnet.solver import resolve_schedule
 
 logger = logging.getLogger("prnet")
@@ -186,8 +190,7 @@ def do_train(args, cfg, extra_hooks=()):
 
 
 def main(args):
-    cfg = LazyConfig.load(args.config_file)
-    cfg = LazyConfig.apply_overrides(cfg, args.opts)
+    cfg = check_config(LazyConfig.load(args.config_file), args.opts)  # overrides + dataset names
     default_setup(cfg, args)  # logging, config dump, seed_all_rng(train.seed + rank)
     setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="prnet")
 
@@ -204,6 +207,10 @@ def main(args):
 
 def invoke_main() -> None:
     args = default_argument_parser().parse_args()
+    try:  # fail before any worker starts, with the key path and the allowed values
+        check_config(LazyConfig.load(args.config_file), args.opts)
+    except ConfigError as e:
+        sys.exit(f"error in {args.config_file} / overrides:\n{e}")
     launch(
         main,
         args.num_gpus,

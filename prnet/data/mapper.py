@@ -34,6 +34,7 @@ from detectron2.structures import Boxes, BoxMode, Instances
 from detectron2.utils import comm
 
 from prnet.data import augment as A
+from prnet.data.image_io import read_image_rgb
 
 __all__ = ["YOLODatasetMapper", "build_yolo_train_loader"]
 
@@ -152,7 +153,8 @@ class YOLODatasetMapper:
         return np.random.default_rng(np.random.SeedSequence(entropy))
 
     def _read(self, record: dict) -> A.Sample:
-        image = utils.read_image(record["file_name"], format="RGB")
+        # (H, W, 3) uint8 RGB for grayscale/RGBA/16-bit files; ImageReadError names a bad file
+        image = read_image_rgb(record["file_name"])
         utils.check_image_size(record, image)
         annos = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
         boxes = np.array(

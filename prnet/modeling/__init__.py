@@ -2,15 +2,17 @@
 from .backbone import CSPBackbone, TimmBackbone, make_downsample
 from .head import DenseHead, DetectionLoss, TaskAlignedAssigner
 from .meta_arch import PRNetDetector
-from .neck import PRN, PRNLayer
+from .neck import PAN, PRN, PRNLayer, ScaledFPN
 from .scales import SCALES, ModelScale, get_scale
 
 __all__ = [
     "CSPBackbone",
     "TimmBackbone",
     "make_downsample",
+    "PAN",
     "PRN",
     "PRNLayer",
+    "ScaledFPN",
     "DenseHead",
     "DetectionLoss",
     "TaskAlignedAssigner",

@@ -190,7 +190,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
                 orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
             except Exception:  # a broken EXIF block does not stop Detectron2 either
                 orientation = 1
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ConversionError(f"unreadable image ({e})", path) from e
     if orientation in (5, 6, 7, 8):
         width, height = height, width

@@ -1,0 +1,5 @@
+"""PRNet-s with 0 PRN refinement layers (paper: 1; spec Sec. 3 ablation 0..3)."""
+from ..PRNet.prnet_s import dataloader, lr_multiplier, model, optimizer, train
+
+model.backbone.num_prn_layers = 0
+train.output_dir = "./output/ablations/prn_layers_0_s"
