@@ -12,7 +12,6 @@ from typing import Sequence
 
 import timm
 import torch
-from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 from timm.layers import freeze_batch_norm_2d
 
@@ -115,11 +114,3 @@ class TimmBackbone(Backbone):
         if self._channels_last:
             features = [f.permute(0, 3, 1, 2).contiguous() for f in features]
         return dict(zip(self._out_features, features))
-
-    def output_shape(self) -> dict[str, ShapeSpec]:
-        return {
-            name: ShapeSpec(
-                channels=self._out_feature_channels[name], stride=self._out_feature_strides[name]
-            )
-            for name in self._out_features
-        }

@@ -16,26 +16,21 @@ YOLO11.
 """
 from __future__ import annotations
 
-import math
 
 import torch
-import torch.nn.functional as F
-from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 from torch import nn
 
 from ...layers import C3k2
 from ..backbone.csp import make_downsample
 from ..scales import ModelScale, get_scale
+from .base import StridedNeck, upsample2x
 
 __all__ = ["PAN"]
 
 
-def _up(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
-
-class PAN(Backbone):
+class PAN(StridedNeck):
     """YOLO11's PAN neck as a Detectron2 ``Backbone`` wrapping ``bottom_up``, like ``FPN`` and ``PRN``.
 
     Input channels and strides come from ``bottom_up.output_shape()``; the neck's widths come from
@@ -98,29 +93,16 @@ class PAN(Backbone):
         self.bu_fuse5 = C3k2(c512 + c_b5, c1024, n, s.c3k(True))
 
         out_channels = ([c128] if with_p2 else []) + [c256, c512, c1024]
-        self._out_features = [f"p{int(math.log2(st))}" for st in strides]
-        self._out_feature_strides = dict(zip(self._out_features, strides))
-        self._out_feature_channels = dict(zip(self._out_features, out_channels))
-        self._size_divisibility = strides[-1]
-
-    @property
-    def size_divisibility(self) -> int:
-        # The coarsest input level (B5, stride 32) must tile the image exactly.
-        return self._size_divisibility
-
-    @property
-    def padding_constraints(self) -> dict[str, int]:
-        # Also guarantees the even sizes that every ESSamp/stride-2 step needs.
-        return {"size_divisibility": self._size_divisibility, "square_size": 0}
+        self._set_outputs(strides, out_channels, strides[-1])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.bottom_up(x)
         b3, b4, b5 = (feats[f] for f in self.in_features[-3:])
-        t4 = self.td_fuse4(torch.cat((_up(b5), b4), 1))
-        t3 = self.td_fuse3(torch.cat((_up(t4), b3), 1))
+        t4 = self.td_fuse4(torch.cat((upsample2x(b5), b4), 1))
+        t3 = self.td_fuse3(torch.cat((upsample2x(t4), b3), 1))
         outs = []
         if self.with_p2:
-            p2 = self.td_fuse2(torch.cat((_up(t3), feats[self.in_features[0]]), 1))
+            p2 = self.td_fuse2(torch.cat((upsample2x(t3), feats[self.in_features[0]]), 1))
             p3 = self.bu_fuse3(torch.cat((self.bu_down3(p2), t3), 1))
             outs.append(p2)
         else:
@@ -129,9 +111,3 @@ class PAN(Backbone):
         p5 = self.bu_fuse5(torch.cat((self.bu_down5(p4), b5), 1))
         outs += [p3, p4, p5]
         return dict(zip(self._out_features, outs))
-
-    def output_shape(self) -> dict[str, ShapeSpec]:
-        return {
-            f: ShapeSpec(channels=self._out_feature_channels[f], stride=self._out_feature_strides[f])
-            for f in self._out_features
-        }

@@ -14,23 +14,18 @@ returned as ``p2``/``p3``/``p4`` (named by stride).
 """
 from __future__ import annotations
 
-import math
 
 import torch
-import torch.nn.functional as F
-from detectron2.layers import ShapeSpec
 from detectron2.modeling import Backbone
 from torch import nn
 
 from ...layers import C3k2
 from ..backbone.csp import make_downsample
 from ..scales import ModelScale, get_scale
+from .base import StridedNeck, upsample2x
 
 __all__ = ["PRN", "PRNLayer"]
 
-
-def _up(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
 class PRNLayer(nn.Module):
@@ -52,10 +47,10 @@ class PRNLayer(nn.Module):
 
     def forward(self, s: torch.Tensor, b2: torch.Tensor, b3: torch.Tensor) -> torch.Tensor:
         r3 = self.fuse3(torch.cat((self.refine3(self.down3(s)), b3), 1))
-        return self.fuse2(torch.cat((b2, s, _up(r3)), 1))
+        return self.fuse2(torch.cat((b2, s, upsample2x(r3)), 1))
 
 
-class PRN(Backbone):
+class PRN(StridedNeck):
     """The PRN neck as a Detectron2 ``Backbone`` wrapping ``bottom_up``, like ``FPN``.
 
     Input channels and strides come from ``bottom_up.output_shape()``; the neck's own widths come from
@@ -118,36 +113,17 @@ class PRN(Backbone):
         self.out_fuse3 = C3k2(c512 + c_b3, c256, n, s.c3k(False))
         self.out_fuse2 = C3k2(c_b2 + c_s + c256, c128, n, s.c3k(False))
 
-        self._out_features = [f"p{int(math.log2(st))}" for st in strides[:3]]
-        self._out_feature_strides = dict(zip(self._out_features, strides[:3]))
-        self._out_feature_channels = dict(zip(self._out_features, (c128, c256, c512)))
-        self._size_divisibility = strides[-1]
-
-    @property
-    def size_divisibility(self) -> int:
-        # The coarsest *input* level (B5, stride 32) must tile the image exactly.
-        return self._size_divisibility
-
-    @property
-    def padding_constraints(self) -> dict[str, int]:
-        # Also guarantees the even sizes that every ESSamp/stride-2 step needs.
-        return {"size_divisibility": self._size_divisibility, "square_size": 0}
+        self._set_outputs(strides[:3], [c128, c256, c512], strides[-1])
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.bottom_up(x)
         b2, b3, b4, b5 = (feats[f] for f in self.in_features)
-        t4 = self.stage1_fuse4(torch.cat((_up(b5), b4), 1))
-        t3 = self.stage1_fuse3(torch.cat((_up(t4), b3), 1))
-        s = self.stage1_fuse2(torch.cat((_up(t3), b2), 1))
+        t4 = self.stage1_fuse4(torch.cat((upsample2x(b5), b4), 1))
+        t3 = self.stage1_fuse3(torch.cat((upsample2x(t4), b3), 1))
+        s = self.stage1_fuse2(torch.cat((upsample2x(t3), b2), 1))
         for layer in self.prn_layers:
             s = layer(s, b2, b3)
         o4 = self.out_fuse4(self.out_down4(self.out_down3(s)))
-        o3 = self.out_fuse3(torch.cat((_up(o4), b3), 1))
-        o2 = self.out_fuse2(torch.cat((b2, s, _up(o3)), 1))
+        o3 = self.out_fuse3(torch.cat((upsample2x(o4), b3), 1))
+        o2 = self.out_fuse2(torch.cat((b2, s, upsample2x(o3)), 1))
         return dict(zip(self._out_features, (o2, o3, o4)))
-
-    def output_shape(self) -> dict[str, ShapeSpec]:
-        return {
-            f: ShapeSpec(channels=self._out_feature_channels[f], stride=self._out_feature_strides[f])
-            for f in self._out_features
-        }
