@@ -28,6 +28,8 @@ import torchvision
 from detectron2.structures import Boxes, Instances
 from torch import nn
 
+from prnet.modeling.meta_arch.prnet import select_detections  # re-exported for runtimes
+
 __all__ = [
     "RAW_OUTPUTS",
     "NMS_OUTPUTS",
@@ -169,40 +171,6 @@ def nms_in_graph(
     out_classes[img, slot] = cls[sel]
     num = onehot[sel].sum(0)
     return out_boxes, out_scores, out_classes, num
-
-
-def select_detections(
-    boxes: torch.Tensor,
-    scores: torch.Tensor,
-    image_size: tuple[int, int],
-    score_thresh: float,
-    nms_thresh: float,
-    topk: int,
-    max_det: int,
-) -> Instances:
-    """Host-side detections of one image from raw outputs ``boxes (A, 4)``, ``scores (A, C)``.
-
-    The same rules, in the same order, as ``PRNetDetector.inference_single_image``: every (point,
-    class) above ``score_thresh``, the best ``topk``, clip to ``image_size`` (h, w), class-aware
-    NMS, the best ``max_det``.
-    """
-    from detectron2.layers import batched_nms
-
-    num_classes = scores.shape[-1]
-    flat = scores.flatten()
-    keep = (flat > score_thresh).nonzero(as_tuple=True)[0]
-    if len(keep) > topk:
-        keep = keep[flat[keep].topk(topk).indices]
-    point_idx, classes = keep // num_classes, keep % num_classes
-    cand_boxes = Boxes(boxes[point_idx])
-    cand_boxes.clip(image_size)
-    cand_scores = flat[keep]
-    kept = batched_nms(cand_boxes.tensor, cand_scores, classes, nms_thresh)[:max_det]
-    result = Instances(image_size)
-    result.pred_boxes = cand_boxes[kept]
-    result.scores = cand_scores[kept]
-    result.pred_classes = classes[kept]
-    return result
 
 
 def outputs_to_instances(

@@ -1,3 +1,3 @@
-from .prnet import PRNetDetector
+from .prnet import PRNetDetector, select_detections
 
-__all__ = ["PRNetDetector"]
+__all__ = ["PRNetDetector", "select_detections"]

@@ -13,7 +13,7 @@ from ..head.assigner import TaskAlignedAssigner
 from ..head.dense_head import DenseHead, dfl_to_distances, distances_to_boxes, make_points
 from ..head.loss import DetectionLoss
 
-__all__ = ["PRNetDetector"]
+__all__ = ["PRNetDetector", "select_detections"]
 
 
 @META_ARCH_REGISTRY.register()
@@ -139,21 +139,41 @@ class PRNetDetector(DenseDetector):
     def inference_single_image(
         self, boxes: torch.Tensor, scores: torch.Tensor, image_size: tuple[int, int]
     ) -> Instances:
-        """Candidates above the score threshold (every class of a point may be one), at most
-        ``test_topk_candidates`` of them, clipped to the image, class-aware NMS, the best
-        ``max_detections_per_image``."""
-        flat = scores.flatten()
-        keep = (flat > self.test_score_thresh).nonzero(as_tuple=True)[0]
-        if len(keep) > self.test_topk_candidates:
-            keep = keep[flat[keep].topk(self.test_topk_candidates).indices]
-        point_idx, classes = keep // self.num_classes, keep % self.num_classes
-        cand_boxes = Boxes(boxes[point_idx])
-        cand_boxes.clip(image_size)
-        cand_scores = flat[keep]
-        kept = batched_nms(cand_boxes.tensor, cand_scores, classes, self.test_nms_thresh)
-        kept = kept[: self.max_detections_per_image]
-        result = Instances(image_size)
-        result.pred_boxes = cand_boxes[kept]
-        result.scores = cand_scores[kept]
-        result.pred_classes = classes[kept]
-        return result
+        return select_detections(
+            boxes,
+            scores,
+            image_size,
+            self.test_score_thresh,
+            self.test_nms_thresh,
+            self.test_topk_candidates,
+            self.max_detections_per_image,
+        )
+
+
+def select_detections(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    image_size: tuple[int, int],
+    score_thresh: float,
+    nms_thresh: float,
+    topk: int,
+    max_det: int,
+) -> Instances:
+    """Detections of one image from ``boxes (A, 4)`` and ``scores (A, C)``: every (point, class)
+    above ``score_thresh``, the best ``topk`` of them, clipped to ``image_size`` (h, w), class-aware
+    NMS, the best ``max_det``. Shared by the detector and the exported models' host side."""
+    num_classes = scores.shape[-1]
+    flat = scores.flatten()
+    keep = (flat > score_thresh).nonzero(as_tuple=True)[0]
+    if len(keep) > topk:
+        keep = keep[flat[keep].topk(topk).indices]
+    point_idx, classes = keep // num_classes, keep % num_classes
+    cand_boxes = Boxes(boxes[point_idx])
+    cand_boxes.clip(image_size)
+    cand_scores = flat[keep]
+    kept = batched_nms(cand_boxes.tensor, cand_scores, classes, nms_thresh)[:max_det]
+    result = Instances(image_size)
+    result.pred_boxes = cand_boxes[kept]
+    result.scores = cand_scores[kept]
+    result.pred_classes = classes[kept]
+    return result
