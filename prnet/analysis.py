@@ -13,6 +13,7 @@ Only the dense network is counted (backbone, neck, head); pre-processing, box de
 """
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from typing import Callable
@@ -23,6 +24,7 @@ from torch import nn
 
 __all__ = [
     "DenseForward",
+    "cpu_name",
     "count_parameters",
     "count_flops",
     "time_function",
@@ -95,3 +97,15 @@ def time_function(
         "iters": iters,
         "warmup": warmup,
     }
+
+
+def cpu_name() -> str:
+    """The CPU model, for benchmark reports (``/proc/cpuinfo`` on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

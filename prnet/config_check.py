@@ -4,7 +4,8 @@ Detectron2's ``LazyConfig.apply_overrides`` creates any key it is given, so a ty
 ``train.max_iters=10`` silently adds an unused key and ``dataloader.train.dataset.names=visdrone``
 fails deep inside the data loader. :func:`check_config` reports both before anything is built:
 the full key path, the keys allowed at that level (for a ``LazyCall`` node also the arguments of
-its target) and ``difflib`` close matches.
+its target) and ``difflib`` close matches. Keys taking one of a few strings (:data:`CHOICES`, e.g.
+``train.data_check``) are checked too, so a typo fails here and not after the model is built.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from collections.abc import Mapping, Sequence
 from detectron2.data import DatasetCatalog
 from omegaconf import DictConfig, ListConfig
 
-__all__ = ["ConfigError", "check_config", "check_dataset_names", "check_overrides"]
+__all__ = [
+    "CHOICES",
+    "ConfigError",
+    "check_choices",
+    "check_config",
+    "check_dataset_names",
+    "check_overrides",
+]
 
 
 class ConfigError(ValueError):
@@ -123,6 +131,25 @@ def check_dataset_names(cfg, registered: Sequence[str] | None = None) -> list[st
     return problems
 
 
+#: keys whose value must be one of a few strings (checked after the overrides are applied)
+CHOICES = {
+    "train.data_check": ("header", "full", "off"),  # prnet.data.check.DATA_CHECK_MODES
+    "train.nan_policy": ("stop", "skip"),  # prnet.engine.defaults.NAN_POLICIES
+}
+
+
+def check_choices(cfg) -> list[str]:
+    """Problems with values of :data:`CHOICES` keys present in ``cfg``."""
+    problems = []
+    for key, allowed in CHOICES.items():
+        node = cfg
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, (DictConfig, Mapping)) else None
+        if node is not None and node not in allowed:
+            problems.append(f"{key}={node!r}: expected one of {', '.join(map(repr, allowed))}")
+    return problems
+
+
 def check_config(cfg, overrides: Sequence[str] = (), registered: Sequence[str] | None = None):
     """Check ``overrides`` on ``cfg``, then dataset names of ``cfg`` with the overrides applied.
 
@@ -135,7 +162,7 @@ def check_config(cfg, overrides: Sequence[str] = (), registered: Sequence[str] |
     if problems:
         raise ConfigError(problems)
     cfg = LazyConfig.apply_overrides(copy.deepcopy(cfg), list(overrides))
-    problems = check_dataset_names(cfg, registered)
+    problems = check_choices(cfg) + check_dataset_names(cfg, registered)
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -19,10 +19,16 @@ from prnet.export import build_model
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--config-file", required=True, help="LazyConfig file with a `model`")
-    parser.add_argument("--size", type=int, nargs="+", default=[640], help="H [W] of the input")
+    parser.add_argument("--size", nargs="+", default=["640"], help="H [W] of the input")
     parser.add_argument("--output", help="also write the result as JSON here")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value config overrides")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # "--size 640 key=value": nargs="+" swallows the overrides too; hand them back to opts
+    args.opts = [s for s in args.size if "=" in s] + args.opts
+    args.size = [int(s) for s in args.size if "=" not in s]
+    if not 1 <= len(args.size) <= 2:
+        parser.error(f"--size takes H [W], got {args.size}")
+    return args
 
 
 def analyze(config_file: str, height: int, width: int, overrides=()) -> dict:

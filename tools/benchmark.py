@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 
 import numpy as np
 import torch
 from detectron2.modeling.postprocessing import detector_postprocess
 
-from prnet.analysis import count_parameters, time_function
+from prnet.analysis import cpu_name, count_parameters, time_function
 from prnet.export import (
     EagerBackend,
     build_model,
@@ -64,17 +63,6 @@ def parse_args(argv=None):
     parser.add_argument("--output", help="JSON file to write (default: print only)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value config overrides")
     return parser.parse_args(argv)
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _make_backend(name, model, args, workdir):
@@ -141,7 +129,7 @@ def main(argv=None):
         "nms_in_graph": args.nms,
         "params": count_parameters(model)["total"],
         "device": args.device,
-        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else _cpu_name(),
+        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "results": {},

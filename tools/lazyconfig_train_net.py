@@ -52,6 +52,7 @@ from prnet.engine import (
     resolve_device,
 )
 from prnet.config_check import ConfigError, check_config
+from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
 
 logger = logging.getLogger("prnet")
@@ -91,7 +92,7 @@ def do_train(args, cfg, extra_hooks=()):
                 output_dir (str), init_checkpoint (str), seed, device, the epoch schedule
                 (epochs, warmup_epochs, close_mosaic_epochs, eval_epochs) or its iteration
                 overrides (max_iter, eval_period, checkpointer.period), amp, ema, ddp,
-                best_checkpointer, log_period, progress_bar
+                best_checkpointer, log_period, progress_bar, data_check, nan_policy
         extra_hooks: more hooks to register last (tests, experiments).
 
     Returns the trainer.
@@ -105,6 +106,10 @@ def do_train(args, cfg, extra_hooks=()):
     optim = instantiate(cfg.optimizer)
 
     train_loader = instantiate(cfg.dataloader.train)
+    # before any DataLoader worker starts: count what the mapper would clip/drop, fail on the rest
+    data_report = check_training_data(
+        train_loader, cfg.model.get("num_classes"), cfg.train.get("data_check", "header")
+    )
     total_batch_size = cfg.dataloader.train.total_batch_size
     schedule = resolve_schedule(cfg.train, _count_train_images(train_loader), total_batch_size)
     logger.info(f"Schedule on {device}: {schedule}")
@@ -130,6 +135,7 @@ def do_train(args, cfg, extra_hooks=()):
     main_process = comm.is_main_process()
     best = cfg.train.get("best_checkpointer")
     progress_bar = cfg.train.get("progress_bar")
+    trainer.data_check_report = data_report
     trainer.register_hooks(
         [
             # time every iteration: with Detectron2's default (skip 3) a run stopped in its

@@ -31,4 +31,9 @@ train = dict(
     # (counted in the trainer state) and stops once more than max_skipped_steps were dropped
     nan_policy="stop",
     max_skipped_steps=10,
+    # scan the training dicts before training (prnet.data.check): a table of clipped/dropped
+    # boxes, empty images, crowd boxes; errors for unknown category ids, missing/corrupt images,
+    # sizes differing from the records, NaN/Inf boxes. "header": read each image header (fast);
+    # "full": decode every image (also finds truncated files; slow); "off": no scan
+    data_check="header",
 )

@@ -1,9 +1,14 @@
 """Datasets, converters, augmentation and the dataset mapper. Importing it registers the datasets."""
+from .check import DataCheckError, DataCheckReport, check_dataset_dicts, check_training_data
 from .datasets import register_all_aerial, register_coco_with_ignore
 from .mapper import YOLODatasetMapper, build_yolo_train_loader
 from .synthetic import SYNTHETIC_CLASSES, generate_synthetic_aerial, register_synthetic_aerial
 
 __all__ = [
+    "DataCheckError",
+    "DataCheckReport",
+    "check_dataset_dicts",
+    "check_training_data",
     "register_all_aerial",
     "register_coco_with_ignore",
     "YOLODatasetMapper",

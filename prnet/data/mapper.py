@@ -9,6 +9,9 @@ training, ``"instances": Instances(gt_boxes, gt_classes int64)``.
   exactly ``image_size`` square, and "height"/"width" are that size (the frame of the targets).
   Crowd annotations (``iscrowd=1``) are dropped; boxes follow the minimum box rule of
   :mod:`prnet.data.augment`.
+* Both: boxes partly outside the image are clipped, degenerate ones dropped, by the rule of the
+  pre-training check (:func:`prnet.data.check.classify_boxes`) and counted in ``box_counts``;
+  a box with NaN/Inf coordinates is a ``ValueError`` naming the file.
 * Inference: resize so the long side is ``image_size`` (no padding: the model pads), and keep the
   original "height"/"width" so the model rescales predictions back.
 
@@ -20,6 +23,7 @@ mapper. Samples already prefetched by the workers keep their mosaic.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 import os
 import weakref
 from multiprocessing import shared_memory
@@ -34,6 +38,7 @@ from detectron2.structures import Boxes, BoxMode, Instances
 from detectron2.utils import comm
 
 from prnet.data import augment as A
+from prnet.data.check import CLIPPED, NON_FINITE, STATUS_COUNT, classify_boxes
 from prnet.data.image_io import read_image_rgb
 
 __all__ = ["YOLODatasetMapper", "build_yolo_train_loader"]
@@ -128,6 +133,8 @@ class YOLODatasetMapper:
         # shared memory: DataLoader workers read the flag the main process writes
         self._mosaic = _SharedFlag(True)
         self._counter = 0
+        #: boxes clipped/dropped while reading, by the pre-training check's row names
+        self.box_counts = Counter()
 
     def set_dataset(self, dataset: Sequence[dict] | torch.utils.data.Dataset) -> None:
         """Dataset to draw mosaic partners from (a list is serialised once, as Detectron2 does)."""
@@ -156,16 +163,35 @@ class YOLODatasetMapper:
         # (H, W, 3) uint8 RGB for grayscale/RGBA/16-bit files; ImageReadError names a bad file
         image = read_image_rgb(record["file_name"])
         utils.check_image_size(record, image)
-        annos = [a for a in record.get("annotations", []) if not a.get("iscrowd", 0)]
+        annos = record.get("annotations", [])
+        crowd = sum(1 for a in annos if a.get("iscrowd", 0))
+        annos = [a for a in annos if not a.get("iscrowd", 0)]
         boxes = np.array(
             [BoxMode.convert(a["bbox"], a["bbox_mode"], BoxMode.XYXY_ABS) for a in annos],
             dtype=np.float32,
         )
         classes = np.array([a["category_id"] for a in annos], dtype=np.int64)
-        sample = A.Sample.create(image, boxes, classes, record.get("ignore_regions"))
-        # annotations sticking out of the image are clipped; degenerate ones are dropped
+        # the pre-training check's rule: clip boxes sticking out, drop degenerate ones
         h, w = image.shape[:2]
-        return A.warp_targets(sample, np.eye(2, 3), w, h, min_size=0, min_visible=0)
+        boxes, status = classify_boxes(boxes, w, h)
+        self._count(status, crowd)
+        if (status == NON_FINITE).any():
+            j = int(np.flatnonzero(status == NON_FINITE)[0])
+            raise ValueError(
+                f"{record['file_name']}: annotation {j}: expected finite bbox coordinates, "
+                f"got {annos[j]['bbox']}"
+            )
+        keep = status <= CLIPPED
+        ignore = A.clip_boxes(record.get("ignore_regions"), w, h)
+        ignore = ignore[(ignore[:, 2] > ignore[:, 0]) & (ignore[:, 3] > ignore[:, 1])]
+        return A.Sample.create(image, boxes[keep], classes[keep], ignore)
+
+    def _count(self, status: np.ndarray, crowd: int) -> None:
+        """Runtime counts under the report's names (``prnet.data.check``), per process: with
+        DataLoader workers each worker counts its own reads (mosaic partners included)."""
+        for code, key in STATUS_COUNT.items():
+            self.box_counts[key] += int((status == code).sum())
+        self.box_counts["crowd_box"] += crowd
 
     def __call__(self, dataset_dict: dict) -> dict:
         record = copy.deepcopy(dataset_dict)

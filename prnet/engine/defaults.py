@@ -112,8 +112,12 @@ class GuardedAMPTrainer(_NonFiniteLossGuard, AMPTrainer):
     """``AMPTrainer`` with ``train.nan_policy``."""
 
     def _drop_gradients(self):
+        # A disabled scaler (bfloat16) calls optimizer.step() unconditionally: NaN gradients
+        # would be applied, so drop them as SimpleTrainer does.
+        if not self.grad_scaler.is_enabled():
+            return super()._drop_gradients()
         # GradScaler.step needs gradients to inspect; NaN ones make it skip the step, as it does
-        # for a float16 overflow.
+        # for a float16 overflow (so the loss scale halves, too).
         for group in self.optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is not None:

@@ -28,7 +28,10 @@ import torchvision
 from detectron2.structures import Boxes, Instances
 from torch import nn
 
-from prnet.modeling.meta_arch.prnet import select_detections  # re-exported for runtimes
+from prnet.modeling.meta_arch.prnet import (  # select_detections: re-exported for runtimes
+    PRNetDetector,
+    select_detections,
+)
 
 __all__ = [
     "RAW_OUTPUTS",
@@ -65,6 +68,12 @@ class DeployableDetector(nn.Module):
         topk: int | None = None,
     ):
         super().__init__()
+        if not isinstance(model, PRNetDetector):
+            raise TypeError(
+                f"export supports PRNetDetector models only (its DFL head and decoding are in the "
+                f"graph); got {type(model).__name__}. Detectron2's RetinaNet/FCOS and other meta "
+                "architectures can be exported with detectron2.export.TracingAdapter directly."
+            )
         self.model = model
         self.with_nms = with_nms
         self.size_divisibility = max(

@@ -1,5 +1,7 @@
-"""PRNet modeling: timm backbones as Detectron2 backbones, the PRN neck, the dense head, the detector."""
+"""PRNet modeling: timm backbones as Detectron2 backbones, the PRN neck, the dense head, the detector,
+and Detectron2's RetinaNet/FCOS on those necks."""
 from .backbone import CSPBackbone, TimmBackbone, make_downsample
+from .detectors import ProjectedHead, build_fcos, build_retinanet, shared_head_width
 from .head import DenseHead, DetectionLoss, TaskAlignedAssigner
 from .meta_arch import PRNetDetector
 from .neck import PAN, PRN, PRNLayer, ScaledFPN
@@ -17,6 +19,10 @@ __all__ = [
     "DetectionLoss",
     "TaskAlignedAssigner",
     "PRNetDetector",
+    "ProjectedHead",
+    "build_fcos",
+    "build_retinanet",
+    "shared_head_width",
     "SCALES",
     "ModelScale",
     "get_scale",

@@ -83,6 +83,25 @@ def test_timm_backbone_freezing():
     assert res2_frozen.model.layer2[0].conv1.weight.requires_grad
 
 
+def test_timm_backbone_freezing_inside_containers():
+    """MobileNet/EfficientNet feature levels are blocks inside one ``blocks`` container: freezing
+    stops at the level, not at the end of the container."""
+    def trainable(backbone):
+        return [i for i, b in enumerate(backbone.model.blocks)
+                if all(p.requires_grad for p in b.parameters())]
+
+    levels = ("res1", "res2", "res3", "res4", "res5")
+    every = TimmBackbone("mobilenetv3_small_050", out_features=levels)
+    n_blocks = len(every.model.blocks)
+    assert trainable(every) == list(range(n_blocks))
+    stem = TimmBackbone("mobilenetv3_small_050", out_features=levels, freeze_at=1)
+    assert not stem.model.conv_stem.weight.requires_grad
+    assert trainable(stem) == list(range(n_blocks))
+    # the output levels res2..res5 are blocks.0, blocks.1, blocks.3 and blocks.5
+    assert trainable(TimmBackbone("mobilenetv3_small_050", freeze_at=2)) == list(range(1, n_blocks))
+    assert trainable(TimmBackbone("mobilenetv3_small_050", freeze_at=3)) == list(range(2, n_blocks))
+
+
 def test_timm_backbone_loads_local_weights(tmp_path):
     reference = timm.create_model("test_resnet")
     path = tmp_path / "weights.pth"

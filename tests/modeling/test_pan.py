@@ -105,3 +105,25 @@ def test_scaled_fpn_is_detectron2_fpn_with_the_prnet_head():
     with torch.no_grad():
         (result,) = model([{"image": torch.randint(0, 255, (3, 64, 80), dtype=torch.uint8)}])
     assert result["instances"].image_size == (64, 80)
+
+
+def test_fpn_out_features_drop_unused_output_convs():
+    """FPN over B2-B5 detecting on p2-p4 (the FPN ablation): every parameter gets a gradient (DDP
+    rejects unused ones) and only the requested levels come out."""
+    fpn = ScaledFPN(
+        TimmBackbone("prnet_csp_n", out_features=("res2", "res3", "res4", "res5")),
+        in_features=["res2", "res3", "res4", "res5"],
+        scale="n",
+        out_features=["p2", "p3", "p4"],
+    )
+    assert list(fpn.output_shape()) == ["p2", "p3", "p4"]
+    assert fpn.size_divisibility == 32  # res5 still feeds the top-down path
+    out = fpn(torch.randn(1, 3, 64, 96))
+    assert {k: tuple(v.shape[-2:]) for k, v in out.items()} == {
+        "p2": (16, 24), "p3": (8, 12), "p4": (4, 6)
+    }
+    sum(v.sum() for v in out.values()).backward()
+    assert all(p.grad is not None for p in fpn.parameters())
+    with pytest.raises(ValueError, match="no output"):
+        ScaledFPN(TimmBackbone("prnet_csp_n", out_features=("res2", "res3")),
+                  in_features=["res2", "res3"], scale="n", out_features=["p5"])

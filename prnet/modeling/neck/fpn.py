@@ -6,8 +6,11 @@ adds a ``scale`` argument so that an FPN config answers the same one-line overri
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from detectron2.modeling import Backbone
 from detectron2.modeling.backbone import FPN
+from torch import nn
 
 from ..scales import ModelScale, get_scale
 
@@ -21,6 +24,9 @@ class ScaledFPN(FPN):
         scale: "n", "s", "m", "l", "x" or a ``ModelScale``; ``out_channels`` defaults to the scaled
             reference width 256 (128 at "s", the width of PRN's and PAN's stride-8 output).
         out_channels: explicit width; overrides ``scale``.
+        out_features: the levels to output, e.g. ``["p2", "p3", "p4"]`` over ``res2..res5`` inputs: the
+            coarsest input still feeds the top-down path, but a level left out has no output conv
+            (no unused parameters, which DDP would reject) and is not returned. ``None``: all.
         **kwargs: passed to Detectron2's ``FPN`` (``norm``, ``fuse_type``, ``square_pad``, ...).
     """
 
@@ -31,6 +37,7 @@ class ScaledFPN(FPN):
         scale: str | ModelScale = "s",
         out_channels: int | None = None,
         top_block=None,
+        out_features: Sequence[str] | None = None,
         **kwargs,
     ):
         if out_channels is None:
@@ -42,3 +49,22 @@ class ScaledFPN(FPN):
             top_block=top_block,
             **kwargs,
         )
+        self._all_out_features = list(self._out_features)
+        if out_features is not None:
+            unknown = sorted(set(out_features) - set(self._all_out_features))
+            if unknown:
+                raise ValueError(f"FPN has no output(s) {unknown}; it has {self._all_out_features}")
+            # Detectron2 registers output convs as "fpn_output{stage}", coarsest first in the list
+            for i, stage in enumerate(reversed(self._all_out_features[: len(self.output_convs)])):
+                if stage not in out_features:
+                    self.output_convs[i] = nn.Identity()
+                    setattr(self, f"fpn_output{stage[1:]}", self.output_convs[i])
+            self._out_features = [f for f in self._all_out_features if f in out_features]
+
+    def forward(self, x):
+        kept, self._out_features = self._out_features, self._all_out_features
+        try:  # Detectron2's forward names every level; keep the requested ones
+            outputs = super().forward(x)
+        finally:
+            self._out_features = kept
+        return {f: outputs[f] for f in kept}
