@@ -87,8 +87,10 @@ def test_latency_only_remeasures_from_checkpoints(ablate, monkeypatch):
     rows = tool.main([*argv, "--latency-only"])["rows"]
     assert len(calls) == 2 and [r["latency_ms"] for r in rows] == [1.5, 1.5]
     # everything but the latency is the first run's, read back from the row's result file
-    strip = lambda r: {k: v for k, v in r.items() if k != "latency_ms"}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if not k.startswith("latency")}  # noqa: E731
     assert [strip(r) for r in rows] == [strip(r) for r in report["rows"]]
+    md = (out / "ablation.md").read_text()
+    assert "`--latency-only`" in md and "--latency-only" not in md.split("```")[1]  # command
     # the model really carries the trained weights of model_final.pth
     import torch
     final = torch.load(out / "PRNet__prnet_s" / "model_final.pth", weights_only=True)["model"]
