@@ -49,22 +49,21 @@ class ScaledFPN(FPN):
             top_block=top_block,
             **kwargs,
         )
-        self._all_out_features = list(self._out_features)
-        if out_features is not None:
-            unknown = sorted(set(out_features) - set(self._all_out_features))
-            if unknown:
-                raise ValueError(f"FPN has no output(s) {unknown}; it has {self._all_out_features}")
-            # Detectron2 registers output convs as "fpn_output{stage}", coarsest first in the list
-            for i, stage in enumerate(reversed(self._all_out_features[: len(self.output_convs)])):
-                if stage not in out_features:
-                    self.output_convs[i] = nn.Identity()
-                    setattr(self, f"fpn_output{stage[1:]}", self.output_convs[i])
-            self._out_features = [f for f in self._all_out_features if f in out_features]
+        # Detectron2's forward names every level in self._out_features; the kept ones are returned
+        self._kept = list(self._out_features if out_features is None else out_features)
+        unknown = sorted(set(self._kept) - set(self._out_features))
+        if unknown:
+            raise ValueError(f"FPN has no output(s) {unknown}; it has {self._out_features}")
+        # Detectron2 registers output convs as "fpn_output{stage}", coarsest first in the list
+        for i, name in enumerate(reversed(self._out_features[: len(self.output_convs)])):
+            if name not in self._kept:
+                self.output_convs[i] = nn.Identity()
+                setattr(self, f"fpn_output{name[1:]}", self.output_convs[i])
+
+    def output_shape(self):
+        shapes = super().output_shape()
+        return {f: shapes[f] for f in self._kept}
 
     def forward(self, x):
-        kept, self._out_features = self._out_features, self._all_out_features
-        try:  # Detectron2's forward names every level; keep the requested ones
-            outputs = super().forward(x)
-        finally:
-            self._out_features = kept
-        return {f: outputs[f] for f in kept}
+        outputs = super().forward(x)
+        return {f: outputs[f] for f in self._kept}
