@@ -25,6 +25,7 @@ from torch import nn
 __all__ = [
     "DenseForward",
     "cpu_name",
+    "count_by_part",
     "count_parameters",
     "count_flops",
     "time_function",
@@ -69,6 +70,41 @@ def count_flops(detector: nn.Module, height: int = 640, width: int = 640) -> dic
         "conv_bn": 2 * (conv + 2 * bn) / 1e9,
         "fvcore": 2 * analysis.total() / 1e9,
     }
+
+
+def _parts(detector: nn.Module) -> dict[str, str]:
+    """``{part: module path in DenseForward}``: the backbone proper (a neck's ``bottom_up``), the
+    neck (the rest of ``detector.backbone``) and the head."""
+    if hasattr(detector.backbone, "bottom_up"):
+        return {"backbone": "detector.backbone.bottom_up", "neck": "detector.backbone",
+                "head": "detector.head"}  # fmt: skip
+    return {"backbone": "detector.backbone", "head": "detector.head"}
+
+
+@torch.no_grad()
+def count_by_part(detector: nn.Module, height: int = 640, width: int = 640) -> dict[str, dict]:
+    """Parameters and conv GFLOPs (the ``conv`` convention) of backbone, neck and head separately:
+    ``{"backbone": {"params", "gflops"}, "neck": {...}, "head": {...}}``. A neck wrapping
+    ``bottom_up`` (``PRN``, ``FPN``, ``PAN``) is counted without it; a detector whose backbone has
+    no ``bottom_up`` has no "neck" entry."""
+    was_training = detector.training
+    detector.eval()
+    device = next(detector.parameters()).device
+    analysis = FlopCountAnalysis(DenseForward(detector), (torch.zeros(1, 3, height, width, device=device),))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    by_module = analysis.by_module_and_operator()
+    detector.train(was_training)
+    modules = dict(DenseForward(detector).named_modules())
+    result = {}
+    for part, path in _parts(detector).items():
+        params = sum(p.numel() for p in modules[path].parameters())
+        conv = by_module.get(path, {}).get("conv", 0)
+        result[part] = {"params": params, "gflops": 2 * conv / 1e9}
+    if "neck" in result:  # the neck's module contains bottom_up
+        for key in ("params", "gflops"):
+            result["neck"][key] -= result["backbone"][key]
+    return result
 
 
 def time_function(

@@ -33,7 +33,7 @@ def test_valid_overrides_pass(cfg):
 def test_unknown_key_names_full_path_allowed_keys_and_close_match(cfg):
     (problem,) = check_overrides(cfg, ["train.ema.decy=0.9"])
     assert problem.startswith("unknown key 'train.ema.decy' (in override 'train.ema.decy=0.9')")
-    assert "allowed at train.ema: decay, enabled, period, tau" in problem
+    assert "allowed at train.ema: decay, enabled, eval_raw, period, tau" in problem
     assert problem.endswith("did you mean 'decay'?")
     (problem,) = check_overrides(cfg, ["trian.max_iter=3"])
     assert "allowed at top level: dataloader, lr_multiplier, model, optimizer, train" in problem

@@ -52,6 +52,9 @@ def test_config_files_found():
         "ablations/essamp_neck_s.py",
         "ablations/input_size_256_s.py",
         "ablations/input_size_416_s.py",
+        # issue 10: the recipe's assigner overlap and gradient clipping, ablated
+        "ablations/iou_assigner_s.py",
+        "ablations/no_grad_clip_s.py",
         *(f"detectors/{d}_{n}_s.py" for d in ("retinanet", "fcos") for n in ("prn", "fpn")),
         *(f"backbones/{b}{stem}_prn_s.py"
           for b in ("resnet18", "convnext_atto", "cspresnet50", "mobilenetv3_large_100")
@@ -81,6 +84,12 @@ def test_recipe_numbers_resolve():
     assert sched(3 / 350) == pytest.approx(1 - 0.99 * 3 / 350, rel=1e-3)
     assert sched(1.0 - 1e-9) == pytest.approx(0.01, rel=1e-3)
     assert cfg.train.epochs == 350 and cfg.train.close_mosaic_epochs == 10
+    # momentum 0.937 after a 0.8 ramp, bias LR from 0.1 (10 x lr0), clipping at 10 per 64 images
+    assert cfg.optimizer.momentum == 0.937 and cfg.optimizer.nesterov
+    assert cfg.train.warmup_momentum == 0.8 and cfg.train.warmup_bias_lr_factor == 10.0
+    assert cfg.optimizer.params.overrides["bias"] == {"weight_decay": 0.0, "bias_warmup": True}
+    assert cfg.train.clip_grad_norm == pytest.approx(10 / 64)
+    assert (cfg.train.ema.decay, cfg.train.ema.tau) == (0.9999, 2000)
     assert cfg.dataloader.test.mapper.image_size == 640
     assert cfg.model.max_detections_per_image == 500
     assert cfg.dataloader.evaluator.preset == "visdrone"

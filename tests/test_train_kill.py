@@ -23,6 +23,7 @@ SCHEDULE = (
     "train.checkpointer.period=2",
     "train.checkpointer.max_to_keep=10",
     "train.ema.period=1",
+    "train.ema.decay=0.5",
     "train.ema.tau=2",
     "train.log_period=1",
     "train.seed=3",

@@ -2,28 +2,35 @@
 """Run a list of experiment configs under one fixed training budget and tabulate them.
 
 Every config is trained with the same data, number of epochs, batch, warm-up, optimizer and
-training image size (the budget flags below override the configs), evaluated on the same test set
-with the dataset's protocol, and measured the same way. The table (markdown and JSON) has per row:
-parameters, conv GFLOPs and CPU latency at the row's test size, AP, AP50, APvt, APt, APs.
+training image size (the budget flags below override the configs), once per seed (``--seeds``),
+evaluated on the same test set with the dataset's protocol, and measured the same way. The table
+(markdown and JSON) has per row: parameters and conv GFLOPs of backbone, neck and head at the
+row's test size, CPU latency, and AP, AP50, APvt, APt, APs of the EMA weights as mean ± std over
+the seeds (plus the raw weights' AP50).
 
     python tools/ablate.py --configs configs/PRNet/prnet_s.py configs/ablations/fpn_s.py \\
         --train-dataset synthetic_aerial_demo_train --test-dataset synthetic_aerial_val \\
-        --epochs 6 --batch 16 --train-size 128 --optimizer adamw --lr 2e-3 \\
-        --output-dir output/ablate model.backbone.scale=n
+        --epochs 6 --batch 16 --train-size 128 --optimizer adamw --lr 2e-3 --seeds 0 1 2 \\
+        --head-channels 64 32 --output-dir output/ablate model.backbone.scale=n
 
 What is fixed and what is not:
 
 * budget: ``--epochs`` x the training set, ``--batch``, ``--warmup-epochs``, ``--close-mosaic-epochs``,
   ``--train-size`` (when given) and ``--optimizer`` (``config`` keeps each config's own) are the same
-  for every row; trailing ``key=value`` overrides apply to every config too.
+  for every row; trailing ``key=value`` overrides apply to every config too. The EMA window is
+  derived from the budget (``train.ema.decay=auto``).
+* head: ``--head-channels BOX CLS`` gives every row's dense head the same branch widths (by default
+  each neck's finest level sets them, so a wider neck also gets a wider head).
+* seeds: ``train.seed`` (weights, data order, augmentation) per run; the std is the sample
+  standard deviation over the seeds.
 * the test size is each config's own unless ``--test-size`` is given (the input-size ablations differ
   there); GFLOPs (convolutions, 2 x multiply-adds, batch 1) and latency are taken at that size.
 * latency: eager PyTorch on CPU, batch 1, the whole ``model([{"image": ...}])`` call on the first
   test image (normalisation, network, box decoding, NMS), median of ``--latency-iters`` runs.
 
-Runs are resumable: each row's directory keeps its checkpoints and ``ablate_result.json``; running
-the same command again reuses finished rows and resumes an interrupted one from its last checkpoint
-(``--force`` retrains). With ``--ultralytics yolo11n yolo11s`` (needs the optional ``ultralytics``
+Runs are resumable: each run's directory (``<row>__seed<N>``) keeps its checkpoints and
+``ablate_result.json``; running the same command again reuses finished runs (also with more seeds)
+and resumes an interrupted one from its last checkpoint (``--force`` retrains). With ``--ultralytics yolo11n yolo11s`` (needs the optional ``ultralytics``
 package) YOLO11 models are trained with Ultralytics' own recipe on the same data, epochs, batch and
 sizes, and scored by prnet's evaluator (``tools/ultralytics_peer.py``).
 """
@@ -39,6 +46,7 @@ import os
 import re
 import shlex
 import shutil
+import statistics
 import sys
 import time
 
@@ -52,7 +60,7 @@ from detectron2.utils.logger import setup_logger
 # tools/ is this script's directory, so the training tool imports as a module
 from lazyconfig_train_net import do_train
 
-from prnet.analysis import count_flops, count_parameters, cpu_name, time_function
+from prnet.analysis import count_by_part, count_flops, count_parameters, cpu_name, time_function
 from prnet.config_check import check_config
 from prnet.engine import PRNetCheckpointer, place_model, unwrap_model
 
@@ -79,6 +87,9 @@ def parse_args(argv=None):
                    help="'adamw': configs/common/optim.py's AdamW with --lr / --weight-decay for every row")
     p.add_argument("--lr", type=float, default=2e-3, help="with --optimizer adamw")
     p.add_argument("--weight-decay", type=float, default=0.05, help="with --optimizer adamw")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="train every row once per seed")
+    p.add_argument("--head-channels", type=int, nargs=2, metavar=("BOX", "CLS"),
+                   help="the same dense-head branch widths for every row (model.head_channels)")
     p.add_argument("--workers", type=int, default=2, help="data-loader workers")
     p.add_argument("--latency-iters", type=int, default=10)
     p.add_argument("--checkpoint-period", type=int, default=100,
@@ -125,6 +136,7 @@ def budget_of(args) -> dict:
         "optimizer": args.optimizer,
         "lr": args.lr if args.optimizer == "adamw" else None,
         "weight_decay": args.weight_decay if args.optimizer == "adamw" else None,
+        "head_channels": list(args.head_channels) if args.head_channels else None,
         "overrides": list(args.opts),
     }
 
@@ -133,8 +145,9 @@ def budget_key(budget: dict) -> str:
     return hashlib.sha1(json.dumps(budget, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def build_config(config_path: str, args, output_dir: str):
-    """The config with the budget applied: same data, epochs, batch, optimizer and sizes."""
+def build_config(config_path: str, args, output_dir: str, seed: int | None = None):
+    """The config with the budget applied: same data, epochs, batch, optimizer, sizes and head
+    widths; ``seed`` sets ``train.seed``."""
     cfg = LazyConfig.load(config_path)
     test_size = args.test_size or cfg.dataloader.test.mapper.image_size  # before train size changes
     overrides = [
@@ -148,7 +161,9 @@ def build_config(config_path: str, args, output_dir: str):
         "train.device=cpu",
         "train.amp.enabled=False",
         "train.ema.period=1",
-        "train.ema.tau=50",  # a short EMA ramp: the budget is a few hundred updates
+        # the EMA window follows the budget (a few hundred updates; prnet.solver.resolve_ema)
+        "train.ema.decay=auto",
+        "train.ema.tau=auto",
         f"dataloader.train.total_batch_size={args.batch}",
         f"dataloader.train.num_workers={args.workers}",
         f"dataloader.test.num_workers={args.workers}",
@@ -158,6 +173,10 @@ def build_config(config_path: str, args, output_dir: str):
         overrides.append(f"dataloader.train.dataset.names={args.train_dataset}")
     if args.test_dataset:
         overrides.append(f"dataloader.test.dataset.names={args.test_dataset}")
+    if seed is not None:
+        overrides.append(f"train.seed={seed}")
+    if args.head_channels:
+        overrides.append(f"model.head_channels=[{args.head_channels[0]},{args.head_channels[1]}]")
     if args.train_size:
         overrides.append(f"dataloader.train.mapper.image_size={args.train_size}")
     overrides.append(f"dataloader.test.mapper.image_size={int(test_size)}")
@@ -200,15 +219,20 @@ def _save_result(result: dict, result_path: str) -> None:
     os.replace(result_path + ".tmp", result_path)
 
 
-def remeasure_latency(config_path: str, args, budget: dict) -> dict:
-    """Latency of a finished row again, from its ``model_final.pth`` (trained weights: the NMS
+def run_dir_of(name: str, args, seed: int) -> str:
+    """``<output-dir>/<row, / -> __>__seed<N>``: one directory per run."""
+    return os.path.join(args.output_dir, f"{name.replace(os.sep, '__')}__seed{seed}")
+
+
+def remeasure_latency(config_path: str, args, budget: dict, seed: int) -> dict:
+    """Latency of a finished run again, from its ``model_final.pth`` (trained weights: the NMS
     sees as many candidates as in the first measurement)."""
-    run_dir = os.path.join(args.output_dir, row_name(config_path).replace(os.sep, "__"))
+    run_dir = run_dir_of(row_name(config_path), args, seed)
     result_path = os.path.join(run_dir, RESULT_FILE)
     result = _load_result(result_path, budget)
     if result is None:
         raise SystemExit(f"--latency-only: {config_path} has no finished run in {run_dir}")
-    cfg = build_config(config_path, args, run_dir)
+    cfg = build_config(config_path, args, run_dir, seed)
     model = place_model(instantiate(cfg.model), "cpu", cfg.train.get("channels_last"))
     PRNetCheckpointer(model).load(os.path.join(run_dir, "model_final.pth"))
     result["latency_ms"] = round(measure_latency(cfg, model, args.latency_iters), 1)
@@ -217,26 +241,31 @@ def remeasure_latency(config_path: str, args, budget: dict) -> dict:
     return result
 
 
-def run_config(config_path: str, args, budget: dict) -> dict:
-    """Train, evaluate and measure one config (or reuse its finished result)."""
+def _read_metrics(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        metrics = json.load(f)["metrics"]
+    return {k: metrics.get(k) for k in METRICS}
+
+
+def run_config(config_path: str, args, budget: dict, seed: int) -> dict:
+    """Train, evaluate and measure one config with one seed (or reuse its finished result)."""
     name = row_name(config_path)
-    run_dir = os.path.join(args.output_dir, name.replace(os.sep, "__"))
+    run_dir = run_dir_of(name, args, seed)
     result_path = os.path.join(run_dir, RESULT_FILE)
     if not args.force:
         result = _load_result(result_path, budget)
         if result is not None:
-            logger.info(f"[ablate] {name}: reusing {result_path}")
+            logger.info(f"[ablate] {name} seed {seed}: reusing {result_path}")
             return result
     elif os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
 
-    cfg = build_config(config_path, args, run_dir)
+    cfg = build_config(config_path, args, run_dir, seed)
     seed_all_rng(cfg.train.seed)
     start = time.perf_counter()
-    trainer = do_train(argparse.Namespace(resume=True), cfg)  # resumes an interrupted row
+    trainer = do_train(argparse.Namespace(resume=True), cfg)  # resumes an interrupted run
     train_seconds = time.perf_counter() - start
-    with open(os.path.join(run_dir, "inference", "metrics.json"), encoding="utf-8") as f:
-        metrics = json.load(f)["metrics"]
+    inference = os.path.join(run_dir, "inference")
 
     model = unwrap_model(trainer.model)
     size = int(cfg.dataloader.test.mapper.image_size)
@@ -244,31 +273,37 @@ def run_config(config_path: str, args, budget: dict) -> dict:
         "name": name,
         "config": os.path.relpath(config_path),
         "what": describe(config_path),
+        "seed": seed,
         "budget_key": budget_key(budget),
         "iterations": trainer.iter,
         "train_seconds": round(train_seconds, 1),
         "test_size": size,
         "params": count_parameters(model)["total"],
         "gflops": round(count_flops(model, size, size)["conv"], 2),
+        "parts": {k: {"params": v["params"], "gflops": round(v["gflops"], 3)}
+                  for k, v in count_by_part(model, size, size).items()},  # fmt: skip
         "latency_ms": round(measure_latency(cfg, model, args.latency_iters), 1),
-        "metrics": {k: metrics.get(k) for k in METRICS},
+        "metrics": _read_metrics(os.path.join(inference, "metrics.json")),  # EMA weights
     }
+    raw = os.path.join(inference, "raw", "metrics.json")
+    if os.path.isfile(raw):
+        result["metrics_raw"] = _read_metrics(raw)
     del trainer, model
     gc.collect()
     _save_result(result, result_path)
     return result
 
 
-def run_peer(model_name: str, args, budget: dict) -> dict:
+def run_peer(model_name: str, args, budget: dict, seed: int) -> dict:
     """An Ultralytics YOLO11 model on the same data and budget (optional dependency)."""
-    run_dir = os.path.join(args.output_dir, f"ultralytics__{model_name}")
+    run_dir = os.path.join(args.output_dir, f"ultralytics__{model_name}__seed{seed}")
     result_path = os.path.join(run_dir, RESULT_FILE)
     result = None if args.force else _load_result(result_path, budget)
     if result is not None:
         return result
     from ultralytics_peer import train_and_evaluate  # tools/ultralytics_peer.py
 
-    reference = build_config(args.configs[0], args, run_dir)
+    reference = build_config(args.configs[0], args, run_dir, seed)
     train_name = reference.dataloader.train.dataset.names
     test_name = reference.dataloader.test.dataset.names
     peer = train_and_evaluate(
@@ -276,13 +311,14 @@ def run_peer(model_name: str, args, budget: dict) -> dict:
         image_size=int(reference.dataloader.train.mapper.image_size),
         test_image_size=int(reference.dataloader.test.mapper.image_size),
         epochs=int(round(args.epochs)), batch=args.batch, output_dir=run_dir,
-        preset=reference.dataloader.evaluator.preset, seed=int(reference.train.seed),
+        preset=reference.dataloader.evaluator.preset, seed=seed,
         latency_size=int(reference.dataloader.test.mapper.image_size), workers=args.workers,
     )  # fmt: skip
     result = {
         "name": f"ultralytics/{model_name}",
         "config": None,
         "what": f"Ultralytics {model_name} (optional peer): {peer.get('recipe', '')}",
+        "seed": seed,
         "budget_key": budget_key(budget),
         "iterations": peer.get("iterations"),
         "train_seconds": round(peer["train_seconds"], 1),
@@ -296,13 +332,61 @@ def run_peer(model_name: str, args, budget: dict) -> dict:
     return result
 
 
+def _spread(values: list) -> dict:
+    """``{"mean", "std", "values"}`` of a metric over seeds (sample std; None when undefined)."""
+    valid = [v for v in values if v is not None and v == v]  # drop None and NaN
+    return {
+        "mean": round(statistics.fmean(valid), 2) if valid else None,
+        "std": round(statistics.stdev(valid), 2) if len(valid) > 1 else None,
+        "values": values,
+    }
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """One table row from the runs of one config (or peer) over the seeds."""
+    first = runs[0]
+    row = {k: first[k] for k in ("name", "config", "what", "test_size", "params", "gflops")}
+    if "parts" in first:
+        row["parts"] = first["parts"]
+    row["seeds"] = [r.get("seed") for r in runs]
+    row["iterations"] = first["iterations"]
+    row["train_seconds"] = round(statistics.fmean(r["train_seconds"] for r in runs), 1)
+    row["latency_ms"] = round(statistics.median(r["latency_ms"] for r in runs), 1)
+    row["latency_remeasured"] = any(r.get("latency_remeasured") for r in runs)
+    row["metrics"] = {k: _spread([r["metrics"].get(k) for r in runs]) for k in METRICS}
+    if all("metrics_raw" in r for r in runs):
+        row["metrics_raw"] = {k: _spread([r["metrics_raw"].get(k) for r in runs]) for k in METRICS}
+    row["runs"] = runs
+    return row
+
+
 def _fmt(value, digits=1):
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_spread(spread: dict | None) -> str:
+    if not spread or spread["mean"] is None:
+        return "n/a"
+    if spread["std"] is None:
+        return _fmt(spread["mean"])
+    return f"{spread['mean']:.1f} ± {spread['std']:.1f}"
+
+
+def _fmt_parts(row: dict) -> tuple[str, str]:
+    parts = row.get("parts")
+    if not parts:
+        return "n/a", "n/a"
+    names = [k for k in ("neck", "head") if k in parts]
+    return (
+        " / ".join(f"{parts[k]['params'] / 1e6:.2f}" for k in names),
+        " / ".join(f"{parts[k]['gflops']:.2f}" for k in names),
+    )
 
 
 def markdown_table(report: dict) -> str:
     """The report as a markdown document: how it was made, then one row per config."""
     b = report["budget"]
+    seeds = report.get("seeds", [0])
     lines = [
         f"# {report['title']}",
         "",
@@ -315,31 +399,43 @@ def markdown_table(report: dict) -> str:
         f"- train: `{report['train_dataset']}`, epochs {b['epochs']:g}, batch {b['batch']}, "
         f"optimizer `{b['optimizer']}`"
         + (f" (lr {b['lr']:g}, weight decay {b['weight_decay']:g})" if b["lr"] is not None else "")
-        + f", training size {b['train_size'] or 'per config'}; overrides `{' '.join(b['overrides']) or 'none'}`",
-        f"- test: `{report['test_dataset']}`, protocol `{report['preset']}` (AP in percent; APvt: "
-        "objects under 8 px, APt: 8-16 px, APs: 16-32 px)",
-        f"- size / GFLOPs / latency: at each row's test size; GFLOPs = 2 x multiply-adds of "
-        f"convolutions, batch 1; latency = median eager CPU ms of the whole detector call, batch 1 "
-        f"({report['machine']}, torch {report['torch']}, {report['threads']} threads); run s = wall "
-        "seconds of training plus the final evaluation (Ultralytics peers: training only)",
+        + f", training size {b['train_size'] or 'per config'}; head widths "
+        + (f"{b['head_channels'][0]} / {b['head_channels'][1]} (box / class) for every row"
+           if b.get("head_channels") else "per neck")
+        + f"; overrides `{' '.join(b['overrides']) or 'none'}`",
+        f"- test: `{report['test_dataset']}`, protocol `{report['preset']}` (AP in percent, EMA "
+        "weights; APvt: objects under 8 px, APt: 8-16 px, APs: 16-32 px; AP50 raw: the same run's "
+        "raw, not averaged weights)",
+        f"- seeds {', '.join(str(x) for x in seeds)}: metrics are mean ± sample std over the "
+        f"{len(seeds)} runs of a row",
+        f"- size / GFLOPs / latency: at each row's test size; params and GFLOPs of the whole model "
+        "and of neck / head (backbone = the rest); GFLOPs = 2 x multiply-adds of convolutions, "
+        f"batch 1; latency = median over the runs of the median eager CPU ms of the whole "
+        f"detector call, batch 1 ({report['machine']}, torch {report['torch']}, "
+        f"{report['threads']} threads); run s = mean wall seconds of training plus the final "
+        "evaluations (Ultralytics peers: training only)",
     ]
     if any(r.get("latency_remeasured") for r in report["rows"]):
         lines.append(
-            "- CPU ms re-measured from each row's final checkpoint with the same command plus "
+            "- CPU ms re-measured from each run's final checkpoint with the same command plus "
             "`--latency-only`"
         )
     lines += [
         "",
-        "| row | what | size | params (M) | GFLOPs | CPU ms | AP | AP50 | APvt | APt | APs | iters | run s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| row | what | size | params (M) | neck / head params (M) | GFLOPs | neck / head GFLOPs "
+        "| CPU ms | AP | AP50 | APvt | APt | APs | AP50 raw | iters | run s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         m = r["metrics"]
+        part_params, part_gflops = _fmt_parts(r)
+        raw = _fmt_spread((r.get("metrics_raw") or {}).get("AP50"))
         lines.append(
             f"| `{r['name']}` | {r['what']} | {r['test_size']} | {r['params'] / 1e6:.2f} | "
-            f"{r['gflops']:.2f} | {_fmt(r['latency_ms'])} | "
-            + " | ".join(_fmt(m.get(k)) for k in METRICS)
-            + f" | {r['iterations'] if r['iterations'] is not None else 'n/a'} | {_fmt(r['train_seconds'], 0)} |"
+            f"{part_params} | {r['gflops']:.2f} | {part_gflops} | {_fmt(r['latency_ms'])} | "
+            + " | ".join(_fmt_spread(m.get(k)) for k in METRICS)
+            + f" | {raw} | {r['iterations'] if r['iterations'] is not None else 'n/a'} | "
+            f"{_fmt(r['train_seconds'], 0)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -357,13 +453,16 @@ def main(argv=None) -> dict:
 
     budget = budget_of(args)
     rows = []
+    run = remeasure_latency if args.latency_only else run_config
     for i, path in enumerate(args.configs):
-        logger.info(f"[ablate] {i + 1}/{len(args.configs)}: {path}")
-        run = remeasure_latency if args.latency_only else run_config
-        rows.append(run(path, args, budget))
+        runs = []
+        for seed in args.seeds:
+            logger.info(f"[ablate] {i + 1}/{len(args.configs)}: {path}, seed {seed}")
+            runs.append(run(path, args, budget, seed))
+        rows.append(aggregate(runs))
     for peer in args.ultralytics:  # (peers keep their latency: measured by their own tool)
         logger.info(f"[ablate] peer: ultralytics {peer}")
-        rows.append(run_peer(peer, args, budget))
+        rows.append(aggregate([run_peer(peer, args, budget, seed) for seed in args.seeds]))
 
     reference = build_config(args.configs[0], args, args.output_dir)
     report = {
@@ -373,6 +472,7 @@ def main(argv=None) -> dict:
             a for a in (argv if argv is not None else sys.argv[1:]) if a != "--latency-only"
         ),
         "budget": budget,
+        "seeds": list(args.seeds),
         "train_dataset": reference.dataloader.train.dataset.names,
         "test_dataset": reference.dataloader.test.dataset.names,
         "preset": reference.dataloader.evaluator.preset,

@@ -4,15 +4,19 @@
 Steps: generate the synthetic splits (cached under ``$DETECTRON2_DATASETS/synthetic_aerial``),
 train ``configs/demo/prnet_n_synthetic.py`` with ``tools/lazyconfig_train_net.py``'s ``do_train``
 (EMA, schedule, checkpoints), evaluate on ``synthetic_aerial_val`` with the
-``synthetic`` preset (AI-TOD size bins: AP, AP50, APvt < 8 px, APt 8-16 px; ignore regions), write
-``demo_metrics.json`` and ``demo_predictions.png`` (ground truth | predictions), export the EMA
-model to ONNX (NMS inside, verified against PyTorch at a second size), and print where everything is. Wall time on a free 2-core CPU: about 8 minutes.
+``synthetic`` preset (AI-TOD size bins: AP, AP50, APvt < 8 px, APt 8-16 px; ignore regions) with
+the EMA and the raw weights, write ``demo_metrics.json`` and ``demo_predictions.png`` (ground
+truth | predictions), then export the EMA model to ONNX (NMS inside, verified against PyTorch at a
+second size) and print where everything is. The metrics and the drawing are written before the
+export, so a failed export never loses the training result; the exit status is 1 only when the
+exported model computes something else than PyTorch.
 
     python tools/demo.py [--output-dir DIR] [--score-thresh T] [key=value config overrides ...]
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -27,6 +31,7 @@ from detectron2.utils.visualizer import Visualizer
 # tools/ is this script's directory, so the training tool imports as a module
 from lazyconfig_train_net import do_train
 
+from prnet.config_check import check_config
 from prnet.engine import ModelEMA, PRNetCheckpointer
 from prnet.export import export_model
 
@@ -69,10 +74,21 @@ def draw(cfg, model, ema, path, score_thresh):
     return len(out)
 
 
+def _summary(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        report = json.load(f)
+    return report["preset"], {k: report["metrics"].get(k) for k in SUMMARY_KEYS}
+
+
+def _write(demo_metrics: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(demo_metrics, f, indent=2)
+
+
 def main(argv=None):
     args = parse_args(argv)
     t0 = time.perf_counter()
-    cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
+    cfg = check_config(LazyConfig.load(args.config_file), args.opts)
     if args.output_dir:
         cfg.train.output_dir = args.output_dir
     out_dir = cfg.train.output_dir
@@ -88,25 +104,35 @@ def main(argv=None):
         print(f"[demo] dataset {name}: {len(DatasetCatalog.get(name))} images")
     t_data = time.perf_counter()
 
-    # 2. train (the final evaluation runs at the end of training, with the EMA weights)
+    # 2. train (the final evaluation runs at the end of training: EMA and raw weights)
     train_args = argparse.Namespace(resume=False)
     trainer = do_train(train_args, cfg)
     t_train = time.perf_counter()
 
-    # 3. metrics
-    with open(os.path.join(out_dir, "inference", "metrics.json"), encoding="utf-8") as f:
-        report = json.load(f)
-    summary = {k: report["metrics"].get(k) for k in SUMMARY_KEYS}
+    # 3. metrics, written before anything else can fail
+    inference = os.path.join(out_dir, "inference")
+    preset, summary = _summary(os.path.join(inference, "metrics.json"))
     demo_metrics = {
-        "preset": report["preset"],
+        "preset": preset,
         "dataset": cfg.dataloader.test.dataset.names,
-        "metrics_percent": summary,
+        "metrics_percent": summary,  # the EMA weights (the model that is exported)
         "iterations": trainer.iter,
         "seconds": {
             "data": round(t_data - t0, 1),
             "train_and_eval": round(t_train - t_data, 1),
         },
     }
+    raw_path = os.path.join(inference, "raw", "metrics.json")
+    if os.path.isfile(raw_path):
+        demo_metrics["metrics_percent_raw"] = _summary(raw_path)[1]
+    metrics_path = os.path.join(out_dir, "demo_metrics.json")
+    _write(demo_metrics, metrics_path)
+    fmt = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731
+    print("\n[demo] results on {} ({} protocol, percent):".format(demo_metrics["dataset"], preset))
+    print("  EMA weights: " + "  ".join(f"{k} {fmt(v)}" for k, v in summary.items()))
+    if "metrics_percent_raw" in demo_metrics:
+        print("  raw weights: " + "  ".join(
+            f"{k} {fmt(v)}" for k, v in demo_metrics["metrics_percent_raw"].items()))
 
     # 4. drawing (final weights; EMA applied)
     model = trainer.model
@@ -115,36 +141,36 @@ def main(argv=None):
     PRNetCheckpointer(model, ema=ema).load(os.path.join(out_dir, "model_final.pth"))
     png = os.path.join(out_dir, "demo_predictions.png")
     n_drawn = draw(cfg, model, ema if ema.initialized else None, png, args.score_thresh)
+    print(f"[demo] metrics:     {metrics_path}")
+    print(f"[demo] full report: {os.path.join(inference, 'metrics.json')} (raw weights: "
+          f"{raw_path})")
+    print(f"[demo] drawing:     {png} (ground truth | {n_drawn} predictions >= "
+          f"{args.score_thresh})")
+    print(f"[demo] checkpoints: {out_dir}/model_final.pth (raw + EMA weights)")
+    print(f"[demo] TensorBoard: tensorboard --logdir {out_dir}")
 
     # 5. ONNX export of the EMA weights with NMS in the graph: traced at the test size and
     # checked against eager PyTorch at another size (prnet.export.verify_export)
     onnx_path = os.path.join(out_dir, "export", "prnet_n_synthetic.onnx")
     size = cfg.dataloader.test.mapper.image_size
-    with ema.applied(model):
-        export_model(
-            model.eval(), "onnx", onnx_path, with_nms=True,
-            trace_size=(1, size, size), verify_size=(2, size + 32, size + 64),
-        )  # fmt: skip
-    demo_metrics["onnx"] = onnx_path
-
+    try:
+        with ema.applied(model):
+            export_model(
+                model.eval(), "onnx", onnx_path, with_nms=True,
+                trace_size=(1, size, size), verify_size=(2, size + 32, size + 64),
+            )  # fmt: skip
+    except AssertionError as e:  # the exported file computes something else: a real failure
+        demo_metrics["onnx"] = {"path": onnx_path, "verified": False, "error": str(e)}
+        _write(demo_metrics, metrics_path)
+        print(f"[demo] ONNX export FAILED verification against PyTorch:\n{e}", file=sys.stderr)
+        return demo_metrics, 1
+    demo_metrics["onnx"] = {"path": onnx_path, "verified": True}
     demo_metrics["seconds"]["total"] = round(time.perf_counter() - t0, 1)
-    metrics_path = os.path.join(out_dir, "demo_metrics.json")
-    with open(metrics_path, "w", encoding="utf-8") as f:
-        json.dump(demo_metrics, f, indent=2)
-    fmt = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731
-    print("\n[demo] results on {} ({} protocol, percent):".format(
-        demo_metrics["dataset"], demo_metrics["preset"]))
-    print("  " + "  ".join(f"{k} {fmt(v)}" for k, v in summary.items()))
-    print(f"[demo] metrics:     {metrics_path}")
-    print(f"[demo] full report: {os.path.join(out_dir, 'inference', 'metrics.json')}")
-    print(f"[demo] drawing:     {png} (ground truth | {n_drawn} predictions >= "
-          f"{args.score_thresh})")
-    print(f"[demo] checkpoints: {out_dir}/model_final.pth (raw + EMA weights)")
+    _write(demo_metrics, metrics_path)
     print(f"[demo] ONNX model:  {onnx_path} (NMS inside; verified against PyTorch)")
-    print(f"[demo] TensorBoard: tensorboard --logdir {out_dir}")
     print(f"[demo] total time:  {demo_metrics['seconds']['total']:.0f} s")
-    return demo_metrics
+    return demo_metrics, 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main()[1])

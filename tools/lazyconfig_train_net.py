@@ -22,7 +22,9 @@ Examples::
         --eval-only train.init_checkpoint=output/VisDrone/prnet_s_640/model_best.pth
 """
 import logging
+import os
 import sys
+from collections import OrderedDict
 
 import prnet  # noqa: F401  (first: registers models/datasets, quiets torch.jit import warnings)
 from contextlib import nullcontext
@@ -39,6 +41,7 @@ from detectron2.engine import (
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
+from omegaconf import OmegaConf
 
 from prnet.engine import (
     CloseMosaicHook,
@@ -46,6 +49,7 @@ from prnet.engine import (
     ModelEMA,
     PRNetCheckpointer,
     ProgressBarHook,
+    WarmupMomentumAndBiasLR,
     place_model,
     build_trainer,
     fast_forward_train_loader,
@@ -58,18 +62,36 @@ from prnet.solver import resolve_schedule
 logger = logging.getLogger("prnet")
 
 
+def _build_evaluator(cfg, subdir: str | None = None):
+    """``dataloader.evaluator``, writing into ``<its output_dir>/<subdir>`` when given."""
+    evaluator = cfg.dataloader.evaluator
+    if subdir and evaluator.get("output_dir"):
+        evaluator = OmegaConf.to_container(evaluator, resolve=True)
+        evaluator["output_dir"] = os.path.join(evaluator["output_dir"], subdir)
+    return instantiate(evaluator)
+
+
 def do_test(cfg, model, ema=None):
-    """Evaluate ``model`` (with the EMA weights when ``ema`` holds some) on ``dataloader.test``."""
+    """Evaluate ``model`` on ``dataloader.test``: the inference weights (the EMA when ``ema`` holds
+    an average, else the raw weights) under ``"bbox"``, and with an EMA also the raw weights under
+    ``"bbox_raw"`` (their report in ``<evaluator output_dir>/raw``), so a run always shows both."""
     if "evaluator" not in cfg.dataloader:
         return {}
     use_ema = ema is not None and ema.initialized
+    results = OrderedDict()
     with ema.applied(model) if use_ema else nullcontext():
-        ret = inference_on_dataset(
-            model, instantiate(cfg.dataloader.test), instantiate(cfg.dataloader.evaluator)
-        )
+        results.update(inference_on_dataset(model, instantiate(cfg.dataloader.test),
+                                            _build_evaluator(cfg)))  # fmt: skip
     logger.info(f"Evaluation of the {'EMA' if use_ema else 'model'} weights:")
-    print_csv_format(ret)
-    return ret
+    print_csv_format(results)
+    if use_ema and cfg.train.ema.get("eval_raw", True):
+        raw = inference_on_dataset(
+            model, instantiate(cfg.dataloader.test), _build_evaluator(cfg, "raw")
+        )
+        logger.info("Evaluation of the raw (not averaged) weights:")
+        print_csv_format(raw)
+        results.update((f"{task}_raw", metrics) for task, metrics in raw.items())
+    return results
 
 
 def _count_train_images(train_loader):
@@ -77,6 +99,15 @@ def _count_train_images(train_loader):
     if mapper is not None and getattr(mapper, "dataset", None) is not None:
         return len(mapper.dataset)
     return len(train_loader.dataset.dataset)
+
+
+def _best_checkpointer(val_metric: str, model, output_dir: str, checkpointables: dict):
+    """The checkpointer for ``model_best.pth``: chosen by the raw weights' metric
+    (``bbox_raw/...``), it leaves the EMA out, so every loader (which prefers EMA weights) uses
+    the weights that earned the score."""
+    if val_metric.split("/")[0].endswith("_raw"):
+        checkpointables = {k: v for k, v in checkpointables.items() if k != "ema"}
+    return PRNetCheckpointer(model, output_dir, **checkpointables)
 
 
 def do_train(args, cfg, extra_hooks=()):
@@ -116,7 +147,7 @@ def do_train(args, cfg, extra_hooks=()):
 
     ema = None
     if cfg.train.ema.enabled:
-        ema = ModelEMA(model, decay=cfg.train.ema.decay, tau=cfg.train.ema.tau)
+        ema = ModelEMA(model, decay=schedule.ema_decay, tau=schedule.ema_tau)
 
     model = create_ddp_model(model, **cfg.train.ddp)
     trainer = build_trainer(
@@ -127,6 +158,7 @@ def do_train(args, cfg, extra_hooks=()):
         device,
         nan_policy=cfg.train.get("nan_policy", "stop"),
         max_skipped_steps=cfg.train.get("max_skipped_steps", 10),
+        clip_grad_norm=cfg.train.get("clip_grad_norm"),
     )
     checkpointables = {"trainer": trainer}
     if ema is not None:
@@ -143,6 +175,12 @@ def do_train(args, cfg, extra_hooks=()):
             hooks.IterationTimer(warmup_iter=1),
             EMAHook(ema, schedule.ema_period) if ema is not None else None,
             hooks.LRScheduler(scheduler=instantiate(cfg.lr_multiplier)),
+            WarmupMomentumAndBiasLR(
+                optim,
+                schedule.warmup_iter,
+                warmup_momentum=cfg.train.get("warmup_momentum"),
+                bias_lr_factor=cfg.train.get("warmup_bias_lr_factor"),
+            ),
             CloseMosaicHook(schedule.close_mosaic_iter),
             (
                 hooks.PeriodicCheckpointer(
@@ -157,7 +195,12 @@ def do_train(args, cfg, extra_hooks=()):
             hooks.EvalHook(schedule.eval_period, lambda: do_test(cfg, model, ema)),
             (
                 hooks.BestCheckpointer(
-                    schedule.eval_period, checkpointer, best.val_metric, mode=best.mode
+                    schedule.eval_period,
+                    _best_checkpointer(
+                        best.val_metric, model, cfg.train.output_dir, checkpointables
+                    ),
+                    best.val_metric,
+                    mode=best.mode,
                 )
                 if main_process and best
                 else None

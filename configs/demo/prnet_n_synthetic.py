@@ -38,7 +38,10 @@ train.epochs = 15
 train.warmup_epochs = 1
 train.close_mosaic_epochs = 2
 train.eval_epochs = 0  # evaluate once, after training
-train.ema.tau = 50  # short ramp: the run has a few hundred updates
+# one EMA update per step; a window derived from the run's few hundred updates (the reference's
+# decay 0.9999 would average over ~10,000 and be refused: prnet.solver.resolve_ema)
+train.ema.decay = "auto"
+train.ema.tau = "auto"
 train.ema.period = 1
 train.amp.enabled = False
 train.output_dir = "./output/demo/prnet_n_synthetic"

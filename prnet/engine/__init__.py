@@ -1,11 +1,11 @@
-"""Training engine pieces layered on Detectron2's: EMA, hooks, deterministic resume, atomic
-checkpoints, a NaN/Inf loss policy."""
+"""Training engine pieces layered on Detectron2's: EMA, hooks (EMA, momentum/bias-LR warm-up,
+mosaic switch-off, progress bar), deterministic resume, atomic checkpoints, a NaN/Inf loss policy."""
 
 from .checkpoint import PRNetCheckpointer, incompatibility_report
 from .data import SkipSampler, fast_forward_train_loader
 from .defaults import GuardedAMPTrainer, GuardedTrainer, build_trainer, place_model, resolve_device
 from .ema import ModelEMA, unwrap_model
-from .hooks import CloseMosaicHook, EMAHook, ProgressBarHook
+from .hooks import CloseMosaicHook, EMAHook, ProgressBarHook, WarmupMomentumAndBiasLR
 
 __all__ = [
     "CloseMosaicHook",
@@ -22,4 +22,5 @@ __all__ = [
     "place_model",
     "resolve_device",
     "unwrap_model",
+    "WarmupMomentumAndBiasLR",
 ]

@@ -53,12 +53,14 @@ class _NonFiniteLossGuard:
     "skip": drop that iteration's optimizer step, count it (``skipped_steps`` in the event storage
     and in the trainer's checkpointed state) and raise once more than ``max_skipped`` were dropped.
     Detectron2 calls ``_write_metrics`` after ``backward`` and before ``optimizer.step`` in both
-    ``SimpleTrainer`` and ``AMPTrainer``; that is where the check sits.
+    ``SimpleTrainer`` and ``AMPTrainer``; that is where the check sits, and where gradients are
+    clipped (``clip_grad_norm``) when the loss is finite.
     """
 
     nan_policy = "stop"
     max_skipped = 10
     skipped_steps = 0
+    clip_grad_norm: float | None = None
 
     def _write_metrics(self, loss_dict, data_time, prefix="", iter=None):
         iter = self.iter if iter is None else iter
@@ -70,6 +72,7 @@ class _NonFiniteLossGuard:
             torch.distributed.all_reduce(flag)
             any_bad = bool(flag.item() > 0)
         if not any_bad:
+            self._clip_gradients()
             return super()._write_metrics(loss_dict, data_time, prefix=prefix, iter=iter)
         values = ", ".join(f"{k}={float(v.detach().float().mean()):.4g}"
                            for k, v in loss_dict.items())
@@ -94,6 +97,19 @@ class _NonFiniteLossGuard:
         # torch optimizers leave parameters whose .grad is None untouched (no momentum, no decay)
         self.optimizer.zero_grad(set_to_none=True)
 
+    def _clip_gradients(self):
+        """The recipe's gradient-norm clipping (``train.clip_grad_norm``), right before the step;
+        the total norm is logged as ``grad_norm``."""
+        if not self.clip_grad_norm:
+            return
+        self._unscale_gradients()
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+        get_event_storage().put_scalar("grad_norm", float(norm))
+
+    def _unscale_gradients(self):
+        pass
+
     def state_dict(self):
         ret = super().state_dict()
         ret["skipped_steps"] = self.skipped_steps
@@ -110,6 +126,11 @@ class GuardedTrainer(_NonFiniteLossGuard, SimpleTrainer):
 
 class GuardedAMPTrainer(_NonFiniteLossGuard, AMPTrainer):
     """``AMPTrainer`` with ``train.nan_policy``."""
+
+    def _unscale_gradients(self):
+        # clip the true gradients; GradScaler.step knows they were unscaled (and whether any
+        # was inf: it then skips the step as usual)
+        self.grad_scaler.unscale_(self.optimizer)
 
     def _drop_gradients(self):
         # A disabled scaler (bfloat16) calls optimizer.step() unconditionally: NaN gradients
@@ -132,9 +153,11 @@ def build_trainer(
     device: str = "cpu",
     nan_policy: str = "stop",
     max_skipped_steps: int = 10,
+    clip_grad_norm: float | None = None,
 ):
     """Detectron2's ``AMPTrainer`` when ``amp.enabled`` on CUDA, else ``SimpleTrainer``, both
-    with a NaN/Inf loss policy (``nan_policy``: "stop" or "skip", see ``_NonFiniteLossGuard``).
+    with a NaN/Inf loss policy (``nan_policy``: "stop" or "skip", see ``_NonFiniteLossGuard``)
+    and optional clipping of the total gradient norm at ``clip_grad_norm`` before each step.
 
     ``amp.precision``: "float16" (with a gradient scaler) or "bfloat16" (no scaling needed).
     AMP needs CUDA; on CPU it is turned off with a warning, so a GPU config also runs on CPU.
@@ -143,6 +166,9 @@ def build_trainer(
         raise ValueError(f"train.nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     trainer = _build_trainer(model, data_loader, optimizer, amp, device)
     trainer.nan_policy, trainer.max_skipped = nan_policy, int(max_skipped_steps)
+    if clip_grad_norm is not None and clip_grad_norm <= 0:
+        raise ValueError(f"train.clip_grad_norm must be positive or None, got {clip_grad_norm}")
+    trainer.clip_grad_norm = clip_grad_norm
     return trainer
 
 

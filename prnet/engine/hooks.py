@@ -1,4 +1,5 @@
-"""Training hooks that Detectron2 lacks: EMA of weights, mosaic switch-off, a progress bar.
+"""Training hooks that Detectron2 lacks: EMA of weights, the recipe's momentum and bias-LR warm-up,
+mosaic switch-off, a progress bar.
 
 Each is a ``detectron2.engine.HookBase``; register them with ``trainer.register_hooks``. Best-
 checkpoint saving uses Detectron2's own ``hooks.BestCheckpointer``, and a non-finite loss already
@@ -14,7 +15,7 @@ from detectron2.utils import comm
 
 from .ema import ModelEMA
 
-__all__ = ["CloseMosaicHook", "EMAHook", "ProgressBarHook"]
+__all__ = ["CloseMosaicHook", "EMAHook", "ProgressBarHook", "WarmupMomentumAndBiasLR"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,54 @@ class EMAHook(HookBase):
             self.ema.update()
             if (self.trainer.iter + 1) % 20 == 0:
                 self.trainer.storage.put_scalar("ema_decay", self.ema.current_decay())
+
+
+class WarmupMomentumAndBiasLR(HookBase):
+    """The YOLO recipe's warm-up of what Detectron2's LR scheduler does not touch.
+
+    For the first ``warmup_iter`` iterations (``t = iter / warmup_iter`` from 0 to 1):
+
+    * SGD momentum ramps linearly from ``warmup_momentum`` (0.8) to the optimizer's own (0.937);
+      optimizers without a ``momentum`` key (Adam/AdamW) are left alone, as in the reference;
+    * the LR of bias parameters starts ``bias_lr_factor`` times above the base LR (the reference:
+      0.1 for an lr0 of 0.01) and falls linearly onto the scheduled LR:
+      ``lr_bias = lr_scheduled + (1 - t) * bias_lr_factor * base_lr``. Bias groups are the
+      optimizer's param groups with ``bias_warmup=True`` (set through
+      ``get_default_optimizer_params(overrides={"bias": {"bias_warmup": True, ...}})``).
+
+    Register it after ``hooks.LRScheduler``: it overrides the scheduled LR of the bias groups in
+    ``before_step``. It is stateless given the iteration, so ``--resume`` needs nothing more; the
+    target momentum is recorded in each group as ``initial_momentum`` (saved with the optimizer)
+    when the hook is built, before a checkpoint can overwrite ``momentum``.
+    """
+
+    def __init__(
+        self,
+        optimizer,
+        warmup_iter: int,
+        warmup_momentum: float | None = 0.8,
+        bias_lr_factor: float | None = 10.0,
+    ):
+        self.optimizer = optimizer
+        self.warmup_iter = int(warmup_iter)
+        self.warmup_momentum = warmup_momentum
+        self.bias_lr_factor = bias_lr_factor or 0.0
+        for group in optimizer.param_groups:
+            if "momentum" in group:
+                group.setdefault("initial_momentum", group["momentum"])
+            group.setdefault("initial_lr", group["lr"])
+
+    def before_step(self):
+        it = self.trainer.iter
+        if it > self.warmup_iter or self.warmup_iter <= 0:
+            return
+        t = it / self.warmup_iter
+        for group in self.optimizer.param_groups:
+            if self.warmup_momentum is not None and "initial_momentum" in group:
+                target = group["initial_momentum"]
+                group["momentum"] = self.warmup_momentum + t * (target - self.warmup_momentum)
+            if group.get("bias_warmup") and it < self.warmup_iter:
+                group["lr"] = group["lr"] + (1.0 - t) * self.bias_lr_factor * group["initial_lr"]
 
 
 class CloseMosaicHook(HookBase):

@@ -3,7 +3,7 @@ evaluator for Detectron2 (``AerialEvaluator``) and a plain function for result f
 (``evaluate_coco_results``)."""
 
 from .evaluator import AerialEvaluator
-from .ignore_regions import covered_fraction, drop_ignored
+from .ignore_regions import covered_fraction, drop_ignored, visdrone_raster_fraction
 from .presets import PRESETS, AreaRange, EvalPreset, available_presets, get_preset
 from .report import flat_metrics, per_class_table, report_to_json, save_report
 from .scoring import evaluate_coco_results, load_ground_truth
@@ -25,5 +25,6 @@ __all__ = [
     "report_to_json",
     "save_report",
     "top_k_per_image",
+    "visdrone_raster_fraction",
     "voc_all_point_ap",
 ]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .ignore_regions import IGNORE_RULES
+
 __all__ = [
     "AreaRange",
     "EvalPreset",
@@ -33,6 +35,7 @@ COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(
 )
 _MAX_AREA = 1e5**2
 INTERPOLATIONS = ("coco101", "voc_all_point")
+CLASS_WEIGHTINGS = ("none", "images")
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,22 @@ class EvalPreset:
             ``ignore_regions`` before matching.
         ignore_coverage: "mostly": the fraction of a box's area inside the union of the regions
             from which the box is dropped (>=).
+        ignore_rule: how that fraction is measured (see ``ignore_regions``). ``exact``: box
+            geometry. ``visdrone_raster``: the official VisDrone toolkit's pixel raster (box
+            coordinates rounded, each region one pixel larger on its left and top sides).
         per_image_max_dets: keep only this many top-scored detections per image over all classes
             before matching (None: keep all; pycocotools then caps per image *and class*).
         extra_ap_ious: further single-threshold APs to report, e.g. ``(0.7,)`` adds ``AP70``.
+        class_weighting: how AP and AR are averaged over classes. ``none``: a plain mean over the
+            classes with ground truth in the recall denominator (pycocotools: non-ignored).
+            ``images``: each class weighted by the number of scored images that hold a
+            ground-truth box of it (ignored boxes included, after the ignore-region filter), as
+            the official VisDrone toolkit's calcAccuracy averages; a class present only as
+            ignored boxes then counts as 0.
+        recall_counts_ignored: ``voc_all_point`` only: divide recall by all ground-truth boxes of
+            the class, ignored (crowd / score-0) ones included, as the official VisDrone
+            toolkit's calcAccuracy does, instead of by the non-ignored ones (pycocotools, VOC).
+            Precision is unaffected: a detection on an ignored box is still neither TP nor FP.
     """
 
     name: str
@@ -90,8 +106,11 @@ class EvalPreset:
     interpolation: str = "coco101"
     ignore_regions: bool = False
     ignore_coverage: float = 0.5
+    ignore_rule: str = "exact"
     per_image_max_dets: int | None = None
     extra_ap_ious: tuple[float, ...] = ()
+    class_weighting: str = "none"
+    recall_counts_ignored: bool = False
 
     def __post_init__(self):
         ious = self.iou_thresholds
@@ -112,6 +131,20 @@ class EvalPreset:
             raise ValueError(
                 f"preset {self.name!r}: interpolation must be one of {INTERPOLATIONS}, "
                 f"got {self.interpolation!r}"
+            )
+        if self.class_weighting not in CLASS_WEIGHTINGS:
+            raise ValueError(
+                f"preset {self.name!r}: class_weighting must be one of {CLASS_WEIGHTINGS}, "
+                f"got {self.class_weighting!r}"
+            )
+        if self.ignore_rule not in IGNORE_RULES:
+            raise ValueError(
+                f"preset {self.name!r}: ignore_rule must be one of {IGNORE_RULES}, "
+                f"got {self.ignore_rule!r}"
+            )
+        if self.recall_counts_ignored and self.interpolation != "voc_all_point":
+            raise ValueError(
+                f"preset {self.name!r}: recall_counts_ignored needs interpolation='voc_all_point'"
             )
         if not 0.0 < self.ignore_coverage <= 1.0:
             raise ValueError(f"preset {self.name!r}: ignore_coverage must lie in (0, 1]")
@@ -158,14 +191,19 @@ PRESETS: dict[str, EvalPreset] = {
     "synthetic": EvalPreset(
         name="synthetic", max_dets=(1, 100, 1500), area_ranges=_AITOD_AREAS, ignore_regions=True
     ),
-    # VisDrone2019-DET toolkit: ignore-region filter, top 500 per image, VOC all-point AP.
+    # VisDrone2019-DET toolkit: ignore-region filter on its pixel raster, top 500 per image, VOC
+    # all-point AP with ignored boxes in the recall denominator, class mean weighted by the number
+    # of images holding each class.
     "visdrone": EvalPreset(
         name="visdrone",
         max_dets=(1, 10, 100, 500),
         area_ranges=(_ALL,),
         interpolation="voc_all_point",
         ignore_regions=True,
+        ignore_rule="visdrone_raster",
         per_image_max_dets=500,
+        class_weighting="images",
+        recall_counts_ignored=True,
     ),
     # UAVDT-DET research practice (COCO AP) plus the benchmark's AP at IoU 0.7.
     "uavdt": EvalPreset(name="uavdt", ignore_regions=True, extra_ap_ious=(0.7,)),

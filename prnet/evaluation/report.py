@@ -21,14 +21,16 @@ def flat_metrics(report: dict) -> OrderedDict:
 
 
 def per_class_table(report: dict) -> str:
-    """A pipe table with one row per class: ground-truth count and AP/AP50/AP75 (percent)."""
-    keys = [
-        k for k in ("AP", "AP50", "AP75") if report["per_class"] and k in report["per_class"][0]
-    ]
-    rows = [[r["name"], r["num_gt"], *(r[k] for k in keys)] for r in report["per_class"]]
+    """A pipe table with one row per class: ground-truth count, images holding the class, the
+    class's weight in the mean (``class_weighting="images"`` only) and AP/AP50/AP75 (percent)."""
+    first = report["per_class"][0] if report["per_class"] else {}
+    columns = {"num_gt": "#gt", "num_images": "#img", "weight": "weight"}
+    columns = {k: v for k, v in columns.items() if k in first}
+    keys = [k for k in ("AP", "AP50", "AP75") if k in first]
+    rows = [[r["name"], *(r[k] for k in [*columns, *keys])] for r in report["per_class"]]
     return tabulate(
         rows,
-        headers=["category", "#gt", *keys],
+        headers=["category", *columns.values(), *keys],
         tablefmt="pipe",
         floatfmt=".3f",
         numalign="left",

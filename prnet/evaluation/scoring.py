@@ -5,10 +5,13 @@ inference, saved result files); ``AerialEvaluator`` calls it too. Matching is al
 ``COCOeval.evaluate``; the preset decides what happens around it (see ``presets``):
 
 1. ground truth and results restricted to ``img_ids`` (all ground-truth images by default);
-2. ignore-region filter (``ignore_regions``), then the per-image cap over all classes;
+2. ignore-region filter (``ignore_regions``, exact or on the VisDrone toolkit's raster), then the
+   per-image cap over all classes;
 3. ``COCOeval`` with the preset's IoU thresholds, ``maxDets`` and area ranges;
-4. accumulate: pycocotools' own (``coco101``) or VOC all-point (``visdrone_protocol``);
-5. summaries read from the accumulated arrays exactly as ``COCOeval.summarize`` does.
+4. accumulate: pycocotools' own (``coco101``) or VOC all-point (``visdrone_protocol``; recall
+   over non-ignored ground truth or, ``recall_counts_ignored``, over all of it as the toolkit);
+5. summaries read from the accumulated arrays exactly as ``COCOeval.summarize`` does, or, with
+   ``class_weighting="images"``, as the official VisDrone toolkit's image-weighted class mean.
 
 Metrics are in percent (Detectron2's convention); a metric that cannot be computed (no ground
 truth in a size bin, ...) is NaN.
@@ -29,7 +32,7 @@ from pycocotools.cocoeval import COCOeval
 
 from .ignore_regions import drop_ignored
 from .presets import EvalPreset, get_preset
-from .visdrone_protocol import accumulate_voc, image_ranks, top_k_per_image
+from .visdrone_protocol import accumulate_voc, image_ranks, images_per_class, top_k_per_image
 
 __all__ = ["evaluate_coco_results", "load_ground_truth"]
 
@@ -125,27 +128,64 @@ def _mean_valid(s: np.ndarray) -> float:
     return float(np.mean(valid) * 100) if len(valid) else float("nan")
 
 
+def _class_mean(s: np.ndarray, weights: np.ndarray | None) -> float:
+    """Mean of ``s`` (classes on the last axis) over entries > -1, as percent; NaN if none.
+
+    ``weights`` None: ``_mean_valid``. Otherwise one weight per class: a class with weight n counts
+    as n classes (the official VisDrone toolkit's calcAccuracy repeats a class once per image).
+    """
+    if weights is None:
+        return _mean_valid(s)
+    w = np.broadcast_to(weights, s.shape)
+    valid = (s > -1) & (w > 0)
+    if not valid.any():
+        return float("nan")
+    return float(np.sum(s[valid] * w[valid]) / np.sum(w[valid]) * 100)
+
+
 def _iou_index(preset: EvalPreset, iou: float) -> np.ndarray:
     return np.flatnonzero(np.isclose(np.asarray(preset.iou_thresholds), iou))
 
 
-def _summaries(precision: np.ndarray, recall: np.ndarray, preset: EvalPreset) -> dict:
+def _summaries(
+    precision: np.ndarray, recall: np.ndarray, preset: EvalPreset, weights: np.ndarray | None
+) -> dict:
     """AP, AP50, AP75, extra APs, AP per size bin, AR@maxDets, AR per size bin (percent)."""
-    metrics = {"AP": _mean_valid(precision[..., 0, -1])}
+
+    def mean(s):
+        return _class_mean(s, weights)
+
+    metrics = {"AP": mean(precision[..., 0, -1])}
     for iou in (0.5, 0.75, *preset.extra_ap_ious):
         t = _iou_index(preset, iou)
         if len(t):
-            metrics[f"AP{round(iou * 100)}"] = _mean_valid(precision[t][..., 0, -1])
+            metrics[f"AP{round(iou * 100)}"] = mean(precision[t][..., 0, -1])
     for a, area in enumerate(preset.area_ranges[1:], start=1):
-        metrics[f"AP{area.suffix}"] = _mean_valid(precision[..., a, -1])
+        metrics[f"AP{area.suffix}"] = mean(precision[..., a, -1])
     for m, max_det in enumerate(preset.max_dets):
-        metrics[f"AR@{max_det}"] = _mean_valid(recall[..., 0, m])
+        metrics[f"AR@{max_det}"] = mean(recall[..., 0, m])
     for a, area in enumerate(preset.area_ranges[1:], start=1):
-        metrics[f"AR{area.suffix}"] = _mean_valid(recall[..., a, -1])
+        metrics[f"AR{area.suffix}"] = mean(recall[..., a, -1])
     return metrics
 
 
-def _per_class(precision: np.ndarray, dataset: dict, cat_ids: list, preset: EvalPreset) -> list:
+def _count_ignored_only_classes_as_zero(precision, recall, num_images) -> None:
+    """In place: AP and AR 0 (not -1, "left out") for classes in some image but without non-ignored
+    ground truth, in the "all" size bin. The official VisDrone toolkit scores such a class 0 (no
+    detection can be a true positive) and still counts it in its image-weighted mean."""
+    present = num_images > 0
+    precision[:, :, present, 0, :] = np.maximum(precision[:, :, present, 0, :], 0)
+    recall[:, present, 0, :] = np.maximum(recall[:, present, 0, :], 0)
+
+
+def _per_class(
+    precision: np.ndarray,
+    dataset: dict,
+    cat_ids: list,
+    preset: EvalPreset,
+    num_images: np.ndarray,
+    weights: np.ndarray | None,
+) -> list:
     num_gt = {c: 0 for c in cat_ids}
     for ann in dataset["annotations"]:
         if not ann["iscrowd"] and ann["category_id"] in num_gt:
@@ -154,6 +194,9 @@ def _per_class(precision: np.ndarray, dataset: dict, cat_ids: list, preset: Eval
     rows = []
     for k, cat_id in enumerate(cat_ids):
         row = {"id": cat_id, "name": names[cat_id], "num_gt": num_gt[cat_id]}
+        row["num_images"] = int(num_images[k])
+        if weights is not None:  # this class's share of the overall AP/AR
+            row["weight"] = float(weights[k] / weights.sum()) if weights.sum() else 0.0
         row["AP"] = _mean_valid(precision[:, :, k, 0, -1])
         for iou in (0.5, 0.75):
             t = _iou_index(preset, iou)
@@ -182,8 +225,11 @@ def evaluate_coco_results(
 
     Returns:
         ``{"preset": name, "metrics": {"AP", "AP50", "AP75", "AP<bin>", "AR@<m>", ...},
-        "per_class": [{"id", "name", "num_gt", "AP", "AP50", "AP75"}, ...], "num_images",
-        "num_detections"}``, metrics in percent, NaN where undefined.
+        "per_class": [{"id", "name", "num_gt", "num_images", ["weight",] "AP", "AP50", "AP75"},
+        ...], "num_images", "num_detections"}``, metrics in percent, NaN where undefined.
+        ``num_gt`` counts non-ignored boxes, ``num_images`` the scored images holding a box of
+        the class (ignored ones too, after the ignore-region filter); ``weight`` (only with
+        ``class_weighting="images"``) is the class's share of the overall AP and AR.
     """
     preset = get_preset(preset).with_max_dets(max_dets)
     dataset = load_ground_truth(gt_json)
@@ -191,7 +237,9 @@ def evaluate_coco_results(
     if img_ids is not None:
         dataset, results = _restrict(dataset, results, img_ids)
     if preset.ignore_regions:
-        dataset, results = drop_ignored(dataset, results, preset.ignore_coverage)
+        dataset, results = drop_ignored(
+            dataset, results, preset.ignore_coverage, preset.ignore_rule
+        )
     if preset.per_image_max_dets is not None:
         results = top_k_per_image(results, preset.per_image_max_dets)
 
@@ -210,11 +258,17 @@ def evaluate_coco_results(
             precision, recall = coco_eval.eval["precision"], coco_eval.eval["recall"]
         else:
             ranks = image_ranks(coco_dt.dataset["annotations"])
-            precision, recall = accumulate_voc(coco_eval, ranks)
+            precision, recall = accumulate_voc(coco_eval, ranks, preset.recall_counts_ignored)
+    cat_ids = [_py(c) for c in params.catIds]
+    num_images = images_per_class(dataset["annotations"], cat_ids)
+    weights = None
+    if preset.class_weighting == "images":
+        weights = num_images.astype(np.float64)
+        _count_ignored_only_classes_as_zero(precision, recall, num_images)
     return {
         "preset": preset.name,
-        "metrics": _summaries(precision, recall, preset),
-        "per_class": _per_class(precision, dataset, [_py(c) for c in params.catIds], preset),
+        "metrics": _summaries(precision, recall, preset, weights),
+        "per_class": _per_class(precision, dataset, cat_ids, preset, num_images, weights),
         "num_images": len(coco_eval._paramsEval.imgIds),
         "num_detections": len(results),
     }

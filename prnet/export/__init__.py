@@ -9,6 +9,7 @@ Typical use (what ``tools/export_model.py`` does)::
     outputs = backend(images)                            # dict of tensors, see prnet.export.graph
 """
 from .checkpoint import EMA_KEYS, build_model, extract_state_dict, load_weights
+from .compare import ExportMismatch, compare_outputs
 from .formats import (
     EXPORT_FORMATS,
     export_model,
@@ -43,6 +44,7 @@ __all__ = [
     "EMA_KEYS",
     "EXPORT_FORMATS",
     "EagerBackend",
+    "ExportMismatch",
     "NMS_OUTPUTS",
     "OnnxRuntimeBackend",
     "RAW_OUTPUTS",
@@ -52,6 +54,7 @@ __all__ = [
     "build_engine",
     "build_model",
     "calibration_batches",
+    "compare_outputs",
     "export_model",
     "export_onnx",
     "export_torchscript",

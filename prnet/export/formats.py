@@ -17,6 +17,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .compare import compare_outputs
 from .graph import DeployableDetector
 
 __all__ = [
@@ -149,24 +150,36 @@ def verify_export(
     images: torch.Tensor,
     rtol: float = 1e-3,
     atol: float = 1e-4,
+    **compare_kwargs,
 ) -> None:
     """Run the exported file and the eager wrapper on ``images`` (pick a size other than the
-    traced one) and assert equal outputs (raw outputs; for NMS graphs, detections)."""
+    traced one) and assert equal outputs: raw outputs element-wise; NMS detections per image as
+    sets, allowing for near ties, which backends may order differently (see
+    :func:`prnet.export.compare.compare_outputs`, which ``compare_kwargs`` go to). Raises
+    :class:`~prnet.export.compare.ExportMismatch` (an ``AssertionError``)."""
     from .runtime import load_exported
 
     exported = load_exported(path, device=images.device)
     with torch.no_grad():
         expected = dict(zip(wrapper.output_names, wrapper(images)))
-    got = exported(images)
-    if "num_detections" in expected:
-        torch.testing.assert_close(got["num_detections"], expected["num_detections"])
-        for i, k in enumerate(expected["num_detections"].tolist()):
-            torch.testing.assert_close(got["classes"][i, :k], expected["classes"][i, :k])
-            torch.testing.assert_close(got["scores"][i, :k], expected["scores"][i, :k], rtol=0, atol=atol)
-            torch.testing.assert_close(got["boxes"][i, :k], expected["boxes"][i, :k], rtol=rtol, atol=atol)
-    else:
-        torch.testing.assert_close(got["scores"], expected["scores"], rtol=0, atol=atol)
-        torch.testing.assert_close(got["boxes"], expected["boxes"], rtol=rtol, atol=atol)
+    if wrapper.with_nms:
+        candidates, score_cut = _eager_candidates(wrapper, images)
+        rules = dict(score_thresh=score_cut, nms_thresh=wrapper.nms_thresh, max_det=wrapper.max_det)
+        compare_kwargs = {**rules, "candidates": candidates, **compare_kwargs}
+    compare_outputs(expected, exported(images), rtol=rtol, atol=atol, **compare_kwargs)
+
+
+@torch.no_grad()
+def _eager_candidates(wrapper: DeployableDetector, images: torch.Tensor):
+    """What the NMS graph chooses from, for :func:`compare_outputs`: the raw boxes (clipped) and
+    scores, and per image the lowest score a candidate may have (score threshold or top-k cut)."""
+    boxes, scores = DeployableDetector(wrapper.model, with_nms=False)(images)
+    h, w = images.shape[-2:]
+    boxes = torch.stack([boxes[..., j].clamp(0, (w, h)[j % 2]) for j in range(4)], -1)
+    flat = scores.flatten(1)  # zero-padded to topk columns, as in nms_in_graph
+    flat = torch.cat((flat, flat.new_zeros((flat.shape[0], wrapper.topk))), 1)
+    kth = flat.topk(wrapper.topk, dim=1).values[:, -1]
+    return {"boxes": boxes, "scores": scores}, kth.clamp(min=wrapper.score_thresh)
 
 
 def export_model(

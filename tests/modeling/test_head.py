@@ -55,15 +55,51 @@ def test_assigner_picks_points_inside_the_box_and_soft_targets():
     gt = torch.tensor([[4.0, 4.0, 12.0, 12.0]])  # contains the centres (6,6), (10,6), (6,10), (10,10)
     pred_boxes = torch.cat((points - 4, points + 4), -1)  # 8x8 boxes around every point
     scores = torch.full((64, 3), 0.5)
-    a = TaskAlignedAssigner(topk=10)(scores, pred_boxes, points, gt, torch.tensor([2]))
     inside = {(6.0, 6.0), (10.0, 6.0), (6.0, 10.0), (10.0, 10.0)}
-    assert {tuple(p.tolist()) for p in points[a.foreground]} == inside
-    assert a.scores[:, [0, 1]].eq(0).all()
-    # The best-aligned point gets its IoU as target. All four tie: an 8x8 box 2 px off the 8x8 gt
-    # in x and y overlaps it by 6x6.
+    # The best-aligned point gets its overlap as target. All four tie: an 8x8 box 2 px off the 8x8
+    # gt in x and y overlaps it by 6x6 (IoU 36 / 92); CIoU also subtracts the squared centre
+    # distance (2^2 + 2^2) over the squared diagonal of the enclosing 10x10 box.
     best_iou = 36 / (64 + 64 - 36)
-    assert a.scores[a.foreground, 2].max().item() == pytest.approx(best_iou, rel=1e-4)
-    torch.testing.assert_close(a.boxes[a.foreground], gt.expand(4, 4))
+    for overlap, best in (("iou", best_iou), ("ciou", best_iou - 8 / 200)):
+        assigner = TaskAlignedAssigner(topk=10, overlap=overlap)
+        a = assigner(scores, pred_boxes, points, gt, torch.tensor([2]))
+        assert {tuple(p.tolist()) for p in points[a.foreground]} == inside
+        assert a.scores[:, [0, 1]].eq(0).all()
+        assert a.scores[a.foreground, 2].max().item() == pytest.approx(best, rel=1e-4)
+        torch.testing.assert_close(a.boxes[a.foreground], gt.expand(4, 4))
+
+
+def test_assigner_aligns_with_ciou_by_default():
+    """The recipe ranks candidates by CIoU, not IoU: a box with a slightly higher IoU but its centre
+    2.2 px off loses to a concentric box (CIoU = IoU there)."""
+    gt = torch.tensor([[0.0, 0.0, 8.0, 8.0]])
+    points = torch.tensor([[2.0, 2.0], [6.0, 6.0]])  # both inside the gt box
+    pred_boxes = torch.tensor([[2.2, 0.0, 10.2, 8.0], [1.0, 1.0, 7.0, 7.0]])
+    iou_shifted, iou_centred = 46.4 / 81.6, 36 / 64  # 0.569 > 0.5625
+    ciou_shifted = iou_shifted - 2.2**2 / (10.2**2 + 8**2)  # 0.540 < 0.5625
+    assert iou_shifted > iou_centred > ciou_shifted
+    scores = torch.full((2, 1), 0.5)
+    classes = torch.tensor([0])
+    assert TaskAlignedAssigner().overlap == "ciou"
+    by_ciou = TaskAlignedAssigner(topk=1)(scores, pred_boxes, points, gt, classes)
+    by_iou = TaskAlignedAssigner(topk=1, overlap="iou")(scores, pred_boxes, points, gt, classes)
+    assert by_ciou.foreground.tolist() == [False, True]
+    assert by_iou.foreground.tolist() == [True, False]
+    assert by_ciou.scores[1, 0].item() == pytest.approx(iou_centred, rel=1e-5)
+    assert by_iou.scores[0, 0].item() == pytest.approx(iou_shifted, rel=1e-5)
+
+
+def test_assigner_ciou_overlap_is_clamped_at_zero():
+    """A candidate whose predicted box misses the gt has negative CIoU; the recipe clamps it to 0,
+    so its alignment (and soft target) is 0 rather than NaN from a negative power."""
+    gt = torch.tensor([[0.0, 0.0, 8.0, 8.0]])
+    points = torch.tensor([[4.0, 4.0]])
+    pred_boxes = torch.tensor([[20.0, 20.0, 24.0, 24.0]])
+    scores = torch.full((1, 1), 0.9)
+    a = TaskAlignedAssigner(topk=1)(scores, pred_boxes, points, gt, torch.tensor([0]))
+    assert torch.isfinite(a.scores).all() and a.scores.eq(0).all()
+    with pytest.raises(ValueError, match="overlap"):
+        TaskAlignedAssigner(overlap="giou")
 
 
 def test_assigner_resolves_contested_points_by_overlap_and_handles_empty_gt():

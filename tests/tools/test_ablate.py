@@ -23,6 +23,7 @@ def ablate(tmp_path_factory):
         "--train-dataset", train, "--test-dataset", val,
         "--epochs", "1", "--warmup-epochs", "0", "--batch", "2", "--train-size", "64", "--test-size", "64",
         "--optimizer", "adamw", "--workers", "0", "--latency-iters", "2",
+        "--seeds", "0", "1", "--head-channels", "64", "32",
         "--output-dir", str(out), "--title", "Tiny",
         "model.backbone.scale=n", "train.progress_bar=False",
     ]
@@ -38,14 +39,50 @@ def test_table_rows(ablate):
     for r in rows:
         assert r["iterations"] == 2  # 1 epoch of 4 images at batch 2
         assert r["test_size"] == 64 and r["latency_ms"] > 0
-        assert set(r["metrics"]) == {"AP", "AP50", "APvt", "APt", "APs"}
-        assert all(v is None or 0.0 <= v <= 100.0 for v in r["metrics"].values())
+        assert r["seeds"] == [0, 1] and [run["seed"] for run in r["runs"]] == [0, 1]
+        for metrics in (r["metrics"], r["metrics_raw"]):  # EMA and raw weights, over the seeds
+            assert set(metrics) == {"AP", "AP50", "APvt", "APt", "APs"}
+            for spread in metrics.values():
+                assert len(spread["values"]) == 2
+                assert all(v is None or 0.0 <= v <= 100.0 for v in spread["values"])
+        # the same head widths for both necks; parts add up to the whole model
+        assert set(r["parts"]) == {"backbone", "neck", "head"}
+        assert sum(p["params"] for p in r["parts"].values()) == r["params"]
+        assert sum(p["gflops"] for p in r["parts"].values()) == pytest.approx(r["gflops"], abs=0.01)
+    # the seeds are different runs: other initial weights and data order, so other final weights
+    import torch
+
+    final = [torch.load(out / f"PRNet__prnet_s__seed{s}" / "model_final.pth", weights_only=True)
+             for s in (0, 1)]  # fmt: skip
+    name = next(k for k, v in final[0]["model"].items() if v.dtype.is_floating_point)
+    assert not torch.equal(final[0]["model"][name], final[1]["model"][name])
     # PAN+P2 over the conv stem is a different network: other size and cost
     assert rows[0]["params"] != rows[1]["params"] and rows[0]["gflops"] != rows[1]["gflops"]
     assert json.loads((out / "ablation.json").read_text())["rows"] == rows
     md = (out / "ablation.md").read_text()
     assert md.startswith("# Tiny") and "python tools/ablate.py --configs" in md
     assert md.count("\n| `") == 2 and "ablations/pan_p2_s" in md
+    assert "64 / 32 (box / class) for every row" in md and "seeds 0, 1" in md
+
+
+def test_head_channels_are_the_same_for_every_neck(ablate):
+    tool, argv, out, _ = ablate
+    from detectron2.config import instantiate
+
+    args = tool.parse_args(argv)
+    widths = set()
+    for path in args.configs:
+        model = instantiate(tool.build_config(path, args, str(out), seed=0).model)
+        widths.add((model.head.box_branches[0][0].conv.out_channels,
+                    model.head.cls_branches[0][1].conv.out_channels))  # fmt: skip
+    assert widths == {(64, 32)}
+
+
+def test_spread_is_mean_and_sample_std(ablate):
+    tool = ablate[0]
+    spread = tool._spread([10.0, 12.0, 14.0])
+    assert spread == {"mean": 12.0, "std": 2.0, "values": [10.0, 12.0, 14.0]}
+    assert tool._spread([5.0, None])["std"] is None
 
 
 def test_rerun_reuses_results(ablate, monkeypatch):
@@ -85,14 +122,17 @@ def test_latency_only_remeasures_from_checkpoints(ablate, monkeypatch):
     calls = []
     monkeypatch.setattr(tool, "measure_latency", lambda cfg, model, iters: calls.append(model) or 1.5)
     rows = tool.main([*argv, "--latency-only"])["rows"]
-    assert len(calls) == 2 and [r["latency_ms"] for r in rows] == [1.5, 1.5]
+    assert len(calls) == 4 and [r["latency_ms"] for r in rows] == [1.5, 1.5]  # 2 rows x 2 seeds
     # everything but the latency is the first run's, read back from the row's result file
-    strip = lambda r: {k: v for k, v in r.items() if not k.startswith("latency")}  # noqa: E731
+    def strip(row):
+        return {k: v for k, v in row.items() if not k.startswith("latency") and k != "runs"}
+
     assert [strip(r) for r in rows] == [strip(r) for r in report["rows"]]
     md = (out / "ablation.md").read_text()
     assert "`--latency-only`" in md and "--latency-only" not in md.split("```")[1]  # command
     # the model really carries the trained weights of model_final.pth
     import torch
-    final = torch.load(out / "PRNet__prnet_s" / "model_final.pth", weights_only=True)["model"]
+    final = torch.load(out / "PRNet__prnet_s__seed0" / "model_final.pth", weights_only=True)
+    final = final["model"]
     name, value = next((k, v) for k, v in final.items() if v.dtype.is_floating_point)
     torch.testing.assert_close(calls[0].state_dict()[name], value)

@@ -3,16 +3,23 @@
 import json
 import os
 
+import pytest
+
 from prnet.utils.testing import load_tool, register_tiny_synthetic, repo_root
 
 
-def test_demo_runs(tmp_path, monkeypatch):
+def _run_demo(tmp_path, monkeypatch, export_error=None):
     train, val = register_tiny_synthetic(str(tmp_path / "data"), "demotest", image_size=64)
     # as when run as a script: tools/ is on sys.path, so the demo imports the training tool
     monkeypatch.syspath_prepend(os.path.join(repo_root(), "tools"))
     demo = load_tool("demo")
+    if export_error is not None:
+        def failing_export(*_, **__):
+            raise export_error
+
+        monkeypatch.setattr(demo, "export_model", failing_export)
     out = tmp_path / "out"
-    metrics = demo.main(
+    metrics, status = demo.main(
         [
             "--output-dir", str(out),
             "--score-thresh", "0.0",
@@ -28,9 +35,35 @@ def test_demo_runs(tmp_path, monkeypatch):
             "dataloader.test.num_workers=0",
         ]
     )
+    return metrics, status, out
+
+
+def test_demo_runs(tmp_path, monkeypatch):
+    metrics, status, out = _run_demo(tmp_path, monkeypatch)
+    assert status == 0
     assert metrics["preset"] == "synthetic" and metrics["iterations"] == 2
-    for key in ("AP", "AP50", "APvt", "APt"):
-        assert key in metrics["metrics_percent"]
+    for weights in ("metrics_percent", "metrics_percent_raw"):  # EMA and raw weights
+        for key in ("AP", "AP50", "APvt", "APt"):
+            assert key in metrics[weights]
     assert json.loads((out / "demo_metrics.json").read_text()) == metrics
     assert (out / "demo_predictions.png").stat().st_size > 1000
     assert (out / "model_final.pth").is_file()
+    assert metrics["onnx"]["verified"] and os.path.isfile(metrics["onnx"]["path"])
+
+
+def test_failed_export_keeps_the_results_and_exits_non_zero(tmp_path, monkeypatch):
+    error = AssertionError("image 0: 3 of 5 detections matched")
+    metrics, status, out = _run_demo(tmp_path, monkeypatch, export_error=error)
+    assert status == 1
+    saved = json.loads((out / "demo_metrics.json").read_text())
+    assert saved["onnx"] == {"path": metrics["onnx"]["path"], "verified": False,
+                             "error": "image 0: 3 of 5 detections matched"}  # fmt: skip
+    assert "AP50" in saved["metrics_percent"] and "AP50" in saved["metrics_percent_raw"]
+    assert (out / "demo_predictions.png").stat().st_size > 1000
+
+
+def test_demo_config_typo_is_refused(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(os.path.join(repo_root(), "tools"))
+    demo = load_tool("demo")
+    with pytest.raises(Exception, match="max_iters"):
+        demo.main(["--output-dir", str(tmp_path), "train.max_iters=2"])

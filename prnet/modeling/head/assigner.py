@@ -1,20 +1,36 @@
 """Task-aligned assignment (TOOD, Feng et al. 2021), with the settings of the PRNet reference.
 
 For each ground-truth box, the candidate points are those whose cell centre lies inside the box; each
-candidate gets the alignment ``score^alpha * IoU^beta`` (score: the predicted probability of the box's
-class; IoU: of the predicted box) and the ``topk`` best become positives. A point claimed by several boxes
-keeps the one it overlaps most. Soft class targets are the alignment, rescaled per box so that its best
-point gets that point's IoU.
+candidate gets the alignment ``score^alpha * overlap^beta`` (score: the predicted probability of the box's
+class; overlap: of the predicted box with the ground truth) and the ``topk`` best become positives. A
+point claimed by several boxes keeps the one it overlaps most. Soft class targets are the alignment,
+rescaled per box so that its best point gets that point's overlap.
+
+The overlap is the CIoU of predicted and ground-truth box clamped at 0, as in the YOLO11 recipe the
+paper trains with (not plain IoU: CIoU also penalises centre distance and aspect ratio, which changes
+which points win the top-k); ``overlap="iou"`` gives TOOD's original IoU.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+from detectron2.layers import ciou_loss
 from detectron2.structures import Boxes
 from detectron2.structures.boxes import matched_pairwise_iou
 
-__all__ = ["TaskAlignedAssigner", "Assignment"]
+__all__ = ["TaskAlignedAssigner", "Assignment", "OVERLAPS", "matched_overlap"]
+
+OVERLAPS = ("ciou", "iou")
+
+
+def matched_overlap(boxes1: torch.Tensor, boxes2: torch.Tensor, kind: str = "ciou") -> torch.Tensor:
+    """Overlap of matched XYXY box pairs ``(P, 4), (P, 4) -> (P,)``: CIoU clamped at 0 or IoU."""
+    if kind == "ciou":
+        return (1.0 - ciou_loss(boxes1.float(), boxes2.float())).clamp_(min=0.0)
+    if kind == "iou":
+        return matched_pairwise_iou(Boxes(boxes1), Boxes(boxes2))
+    raise ValueError(f"overlap must be one of {OVERLAPS}, got {kind!r}")
 
 
 @dataclass
@@ -27,8 +43,21 @@ class Assignment:
 
 
 class TaskAlignedAssigner:
-    def __init__(self, topk: int = 10, alpha: float = 0.5, beta: float = 6.0, eps: float = 1e-9):
+    """Args: ``topk`` positives per box, ``alpha``/``beta`` exponents of score and overlap,
+    ``overlap``: "ciou" (the recipe's, default) or "iou"."""
+
+    def __init__(
+        self,
+        topk: int = 10,
+        alpha: float = 0.5,
+        beta: float = 6.0,
+        eps: float = 1e-9,
+        overlap: str = "ciou",
+    ):
+        if overlap not in OVERLAPS:
+            raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
         self.topk, self.alpha, self.beta, self.eps = topk, alpha, beta, eps
+        self.overlap = overlap
 
     @torch.no_grad()
     def __call__(
@@ -56,8 +85,8 @@ class TaskAlignedAssigner:
         gt_idx, pt_idx = inside.nonzero(as_tuple=True)
 
         overlaps = pred_scores.new_zeros(inside.shape)
-        overlaps[gt_idx, pt_idx] = matched_pairwise_iou(
-            Boxes(gt_boxes[gt_idx]), Boxes(pred_boxes[pt_idx])
+        overlaps[gt_idx, pt_idx] = matched_overlap(
+            pred_boxes[pt_idx], gt_boxes[gt_idx], self.overlap
         ).to(overlaps.dtype)
         alignment = pred_scores.new_zeros(inside.shape)
         alignment[gt_idx, pt_idx] = (

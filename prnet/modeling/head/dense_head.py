@@ -56,7 +56,8 @@ class DenseHead(nn.Module):
 
     Box branch: Conv3x3(-> c2) -> Conv3x3 -> 1x1 conv to ``4 * reg_max``, ``c2 = max(16, C_P2 / 4, 4 reg_max)``.
     Class branch: DWConv3x3 -> Conv1x1(-> c3) -> DWConv3x3 -> Conv1x1 -> 1x1 conv to ``num_classes``,
-    ``c3 = max(C_P2, min(num_classes, 100))``.
+    ``c3 = max(C_P2, min(num_classes, 100))``. ``channels=(c2, c3)`` sets both widths instead, e.g.
+    to give necks of different widths the same head in an ablation.
 
     ``forward(features)`` takes the levels finest first, ``(N, C_i, H_i, W_i)``, and returns
     ``(box_logits, cls_logits)``: ``(N, A, 4 * reg_max)`` and ``(N, A, num_classes)`` with
@@ -69,17 +70,20 @@ class DenseHead(nn.Module):
         num_classes: int,
         reg_max: int = 16,
         prior_image_size: int = 640,
+        channels: tuple[int, int] | None = None,
     ):
         super().__init__()
-        channels = [s.channels for s in input_shape]
+        in_channels = [s.channels for s in input_shape]
         self.strides = [s.stride for s in input_shape]
         self.num_classes = num_classes
         self.reg_max = reg_max
-        c_box = max(16, channels[0] // 4, 4 * reg_max)
-        c_cls = max(channels[0], min(num_classes, 100))
+        if channels is None:
+            c_box, c_cls = self.default_channels(in_channels[0], num_classes, reg_max)
+        else:
+            c_box, c_cls = (int(c) for c in channels)
         self.box_branches = nn.ModuleList(
             nn.Sequential(Conv(c, c_box, 3), Conv(c_box, c_box, 3), nn.Conv2d(c_box, 4 * reg_max, 1))
-            for c in channels
+            for c in in_channels
         )
         self.cls_branches = nn.ModuleList(
             nn.Sequential(
@@ -89,9 +93,14 @@ class DenseHead(nn.Module):
                 Conv(c_cls, c_cls, 1),
                 nn.Conv2d(c_cls, num_classes, 1),
             )
-            for c in channels
+            for c in in_channels
         )
         self._init_biases(prior_image_size)
+
+    @staticmethod
+    def default_channels(finest_channels: int, num_classes: int, reg_max: int = 16):
+        """The reference's branch widths ``(c_box, c_cls)`` from the finest level's channels."""
+        return max(16, finest_channels // 4, 4 * reg_max), max(finest_channels, min(num_classes, 100))
 
     @torch.no_grad()
     def _init_biases(self, image_size: int):

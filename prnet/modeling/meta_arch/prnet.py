@@ -28,6 +28,8 @@ class PRNetDetector(DenseDetector):
         backbone: e.g. ``PRN(TimmBackbone("prnet_csp_s"))``; its outputs (finest first) feed the head.
         num_classes: number of object classes.
         head: a head module; ``None`` builds :class:`DenseHead` from ``backbone.output_shape()``.
+        head_channels: ``(box, class)`` branch widths of that head; ``None``: the reference's
+            rule from the finest level's channels (``DenseHead.default_channels``).
         head_in_features: backbone outputs to detect on (default: all, finest first).
         reg_max: DFL bins per box side.
         assigner: task-aligned assigner (topk 10, alpha 0.5, beta 6.0 by default).
@@ -45,6 +47,7 @@ class PRNetDetector(DenseDetector):
         backbone: Backbone,
         num_classes: int,
         head: nn.Module | None = None,
+        head_channels: tuple[int, int] | None = None,
         head_in_features: list[str] | None = None,
         reg_max: int = 16,
         assigner: TaskAlignedAssigner | None = None,
@@ -63,7 +66,9 @@ class PRNetDetector(DenseDetector):
             head_in_features = sorted(shapes, key=lambda f: shapes[f].stride)
         if head is None:
             shapes = backbone.output_shape()
-            head = DenseHead([shapes[f] for f in head_in_features], num_classes, reg_max)
+            head = DenseHead(
+                [shapes[f] for f in head_in_features], num_classes, reg_max, channels=head_channels
+            )
         super().__init__(
             backbone, head, head_in_features, pixel_mean=pixel_mean, pixel_std=pixel_std
         )
