@@ -102,6 +102,10 @@ def test_outputs(straight):
     rows = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]
     assert [r["iteration"] for r in rows if "total_loss" in r] == [0, 1, 2, 3]
     assert any("bbox/AP50" in r for r in rows)
+    # both the EMA (bbox/...) and the raw weights (bbox_raw/...) are scored at every evaluation
+    evals = [r for r in rows if "bbox/AP50" in r]
+    assert evals and all("bbox_raw/AP50" in r for r in evals)
+    assert (out / "inference" / "raw" / "metrics.json").is_file()
     assert all(r["lr"] > 0 for r in rows if "lr" in r)
     # AerialEvaluator report of the last evaluation (synthetic preset: AI-TOD bins + ignore)
     report = json.loads((out / "inference" / "metrics.json").read_text())
@@ -139,6 +143,16 @@ def test_resume_matches_straight_run(tool, data, straight, tmp_path):
     assert [g["lr"] for g in got_opt["param_groups"]] == pytest.approx(
         [g["lr"] for g in ref_opt["param_groups"]]
     )
+
+
+def test_best_checkpoint_by_raw_weights_holds_no_ema(tool, data, tmp_path):
+    """``val_metric="bbox_raw/AP50"`` picks model_best.pth by the raw weights and leaves the EMA
+    out of it, so loaders (which prefer EMA weights) use the weights that earned the score."""
+    _train(tool, _args(tool, data, tmp_path, "train.best_checkpointer.val_metric=bbox_raw/AP50",
+                       "train.max_iter=2", "train.eval_period=1"))  # fmt: skip
+    best, final = _load(tmp_path / "model_best.pth"), _load(tmp_path / "model_final.pth")
+    assert "model" in best and "ema" not in best
+    assert "ema" in final
 
 
 def test_eval_only_uses_ema(tool, data, straight):

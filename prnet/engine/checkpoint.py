@@ -5,7 +5,9 @@ Detectron2 (through fvcore) ``torch.save``s straight to ``model_XXXXXXX.pth`` an
 picks up. :class:`PRNetCheckpointer` writes every file to a temporary name in the same folder,
 ``fsync``s it and ``os.replace``s it into place (atomic on POSIX), checkpoint first, pointer
 second, so ``last_checkpoint`` only ever names a complete file. It refuses to save non-finite
-weights, loads with ``torch.load(weights_only=True)`` and reports what did not match by name.
+weights, loads with ``torch.load(weights_only=True)`` and reports what did not match by name. An
+Ultralytics ``.pt`` (YOLO11, the PRNet authors' weights) is read with prnet's restricted reader
+and converted to the model's names on the fly (``prnet.checkpoint``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,20 @@ class PRNetCheckpointer(DetectionCheckpointer):
     def _torch_load(self, f):
         # Only tensors and plain containers: a checkpoint cannot run code when loaded.
         return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
+
+    def _load_file(self, filename: str):
+        from prnet.checkpoint import (
+            is_ultralytics_checkpoint,
+            read_ultralytics_checkpoint,
+            ultralytics_to_prnet,
+        )
+
+        local = self.path_manager.get_local_path(filename)
+        if not is_ultralytics_checkpoint(local):
+            return super()._load_file(filename)
+        state, report = ultralytics_to_prnet(self.model, read_ultralytics_checkpoint(local))
+        self.logger.info(f"Converted {filename}:\n{report.summary()}")
+        return {"model": state, "__author__": "ultralytics", "matching_heuristics": False}
 
     def _log_incompatible_keys(self, incompatible) -> None:
         super()._log_incompatible_keys(incompatible)

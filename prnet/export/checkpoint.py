@@ -9,7 +9,9 @@ Checkpoint formats accepted by :func:`load_weights` (``.pth``/``.pt``/``.pkl`` v
   "updates", "decay", "tau"}`` (empty before the first update: then ``model`` is used); d2go/
   detrex's ``ema_state`` and ``model_ema`` (tensors possibly nested under ``"state"``/
   ``"module"``/``"state_dict"``/``"model"``) are accepted too.
-* a plain model ``state_dict`` (``torch.save(model.state_dict())``).
+* a plain model ``state_dict`` (``torch.save(model.state_dict())``);
+* an Ultralytics ``.pt`` (YOLO11, the PRNet authors' released weights), read without running
+  anything from it and converted to prnet's names (``prnet.checkpoint``).
 
 DDP's ``module.`` prefix is stripped. Missing or unexpected keys raise: an exported model with
 half of its weights at initialisation would silently give wrong detections.
@@ -71,6 +73,21 @@ def load_weights(model: nn.Module, path: str, prefer_ema: bool = True) -> str:
     """Load ``path`` into ``model`` (EMA weights first, see module doc); returns the source key."""
     from detectron2.utils.file_io import PathManager
 
+    from prnet.checkpoint import (
+        is_ultralytics_checkpoint,
+        read_ultralytics_checkpoint,
+        ultralytics_to_prnet,
+    )
+
+    local = PathManager.get_local_path(path)
+    if is_ultralytics_checkpoint(local):
+        state, report = ultralytics_to_prnet(model, read_ultralytics_checkpoint(local), prefer_ema)
+        logger.info("converted %s:\n%s", path, report.summary())
+        source = "ultralytics " + ("ema" if prefer_ema else "model")
+        if report.left_at_init:
+            raise ValueError(f"{path} ({source}) does not fill the model:\n{report.summary()}")
+        model.load_state_dict(state)
+        return source
     with PathManager.open(path, "rb") as f:
         checkpoint = torch.load(f, map_location="cpu", weights_only=True)  # never runs pickled code
     state, source = extract_state_dict(checkpoint, prefer_ema)
