@@ -1,4 +1,4 @@
-"""prnet.config_check: unknown override keys and dataset names are reported with suggestions."""
+"""prnet.config: unknown override keys and dataset names are reported with suggestions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from detectron2.config import LazyConfig
 
 import prnet.data  # noqa: F401  (registers the datasets)
-from prnet.config_check import ConfigError, check_config, check_dataset_names, check_overrides
+from prnet.config import ConfigError, check_config, check_dataset_names, check_overrides
 
 CONFIG = "configs/demo/prnet_n_synthetic.py"
 

@@ -41,7 +41,7 @@ def test_config_files_found():
         "AI-TOD/prnet_l_800.py",
         "UAVDT/prnet_s_640.py",
         "UAVDT/prnet_l_640.py",
-        # issue 5: necks, detectors, backbones and ablations
+        # necks, detectors, backbones and ablations
         "ablations/fpn_s.py",
         "ablations/pan_s.py",
         "ablations/pan_p2_s.py",
@@ -52,7 +52,7 @@ def test_config_files_found():
         "ablations/essamp_neck_s.py",
         "ablations/input_size_256_s.py",
         "ablations/input_size_416_s.py",
-        # issue 10: the recipe's assigner overlap and gradient clipping, ablated
+        # the recipe's assigner overlap and gradient clipping, ablated
         "ablations/iou_assigner_s.py",
         "ablations/no_grad_clip_s.py",
         *(f"detectors/{d}_{n}_s.py" for d in ("retinanet", "fcos") for n in ("prn", "fpn")),

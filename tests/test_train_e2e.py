@@ -1,4 +1,4 @@
-"""End to end through ``tools/lazyconfig_train_net.py``: train a few iterations on a tiny
+"""End to end through ``prnet.engine.train_loop`` (``tools/lazyconfig_train_net.py``): train a few iterations on a tiny
 generated dataset, evaluate, checkpoint (periodic, final, best), resume exactly, evaluate only."""
 
 import json
@@ -6,10 +6,11 @@ import os
 
 import pytest
 import torch
-from detectron2.engine import HookBase
+from detectron2.engine import HookBase, default_argument_parser
 from detectron2.utils.env import seed_all_rng
 
-from prnet.utils.testing import TINY_OVERRIDES, load_tool, register_tiny_synthetic, repo_root
+from prnet.engine import train_loop
+from prnet.utils.testing import TINY_OVERRIDES, register_tiny_synthetic, repo_root
 
 CONFIG = os.path.join(repo_root(), "configs", "PRNet", "prnet_n.py")
 # 4 images / batch 2 = 2 iterations per epoch; 2 epochs = 4 iterations, warm-up 1 epoch, mosaic
@@ -46,7 +47,7 @@ class _StopAfter(HookBase):
 
 @pytest.fixture(scope="module")
 def tool():
-    return load_tool("lazyconfig_train_net")
+    return train_loop
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def _args(tool, data, output_dir, *extra, resume=False, eval_only=False):
         f"train.output_dir={output_dir}",
         *extra,
     ]
-    return tool.default_argument_parser().parse_args(argv)
+    return default_argument_parser().parse_args(argv)
 
 
 def _train(tool, args, extra_hooks=()):

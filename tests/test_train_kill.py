@@ -31,12 +31,13 @@ SCHEDULE = (
 # The tool in a child process, on a tiny generated dataset registered before its main runs.
 LAUNCHER = """
 import sys
-from prnet.utils.testing import load_tool, register_tiny_synthetic
+from detectron2.engine import default_argument_parser, launch
+from prnet.engine.train_loop import main
+from prnet.utils.testing import register_tiny_synthetic
 train, val = register_tiny_synthetic(sys.argv[1], "killtest")
-tool = load_tool("lazyconfig_train_net")
-sys.argv = ["lazyconfig_train_net.py", *sys.argv[2:],
-            f"dataloader.train.dataset.names={train}", f"dataloader.test.dataset.names={val}"]
-tool.invoke_main()
+args = default_argument_parser().parse_args([*sys.argv[2:],
+    f"dataloader.train.dataset.names={train}", f"dataloader.test.dataset.names={val}"])
+launch(main, 1, args=(args,))
 """
 
 

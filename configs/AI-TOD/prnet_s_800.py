@@ -1,5 +1,5 @@
 """PRNet-s on AI-TOD v2 at its native 800 px (see configs/common/data/aitod.py for why not 640)
-with the paper's recipe (PRNET.md Sec. 4); scored with the AI-TOD protocol (1500 detections)."""
+with the paper's recipe (docs/recipe.md); scored with the AI-TOD protocol (1500 detections)."""
 from ..common.data.aitod import dataloader
 from ..common.models.prnet import model
 from ..common.optim import SGD as optimizer

@@ -1,5 +1,5 @@
-"""PRNet-l: the paper's model at scale "l" (spec Sec. 3) with the paper's recipe (Sec. 4) on the
-built-in synthetic aerial data."""
+"""PRNet-l: the paper's model at scale "l" with the paper's recipe (docs/paper.md,
+docs/recipe.md) on the built-in synthetic aerial data."""
 from ..common.data.synthetic import dataloader
 from ..common.models.prnet import model
 from ..common.optim import SGD as optimizer

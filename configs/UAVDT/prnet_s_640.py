@@ -1,4 +1,4 @@
-"""PRNet-s on UAVDT-DET at 640 px (long side) with the paper's recipe (PRNET.md Sec. 4); scored
+"""PRNet-s on UAVDT-DET at 640 px (long side) with the paper's recipe (docs/recipe.md); scored
 with COCO AP over car/truck/bus plus AP70 (the benchmark's IoU)."""
 from ..common.data.uavdt import dataloader
 from ..common.models.prnet import model

@@ -1,4 +1,4 @@
-"""PRNet-l on VisDrone2019-DET at 640 px with the paper's recipe (PRNET.md Sec. 4): 350 epochs,
+"""PRNet-l on VisDrone2019-DET at 640 px with the paper's recipe (docs/recipe.md): 350 epochs,
 batch 8, SGD, EMA, mosaic off for the last 10 epochs; scored with the VisDrone protocol."""
 from ..common.data.visdrone import dataloader
 from ..common.models.prnet import model

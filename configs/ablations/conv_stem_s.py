@@ -1,4 +1,4 @@
-"""PRN with YOLO11's conv stem instead of ESSamp (spec Sec. 3: 7.73 M)."""
+"""PRN with YOLO11's conv stem instead of ESSamp (7.73 M, docs/paper.md)."""
 from ..PRNet.prnet_s import dataloader, lr_multiplier, model, optimizer, train
 
 model.backbone.bottom_up.stem = "conv"

@@ -1,4 +1,5 @@
-"""YOLO11-s + ESSamp stem: the PAN baseline with PRNet's backbone (spec Sec. 3: 9.49 M at nc=10)."""
+"""YOLO11-s + ESSamp stem: the PAN baseline with PRNet's backbone (9.49 M at 10 classes,
+docs/paper.md)."""
 from .pan_s import dataloader, lr_multiplier, model, optimizer, train
 
 model.backbone.bottom_up.stem = "essamp"

@@ -1,5 +1,5 @@
 """YOLO11-s: conv stem + YOLO11's PAN neck (P3-P5) + our head; the ablation grid's baseline
-(spec Sec. 3: 9.43 M at nc=10)."""
+(9.43 M at 10 classes, docs/paper.md)."""
 from detectron2.config import LazyCall as L
 
 from prnet.modeling import PAN, TimmBackbone

@@ -1,4 +1,4 @@
-"""PRNet-s with 3 PRN refinement layers (paper: 1; spec Sec. 3 ablation 0..3)."""
+"""PRNet-s with 3 PRN refinement layers (paper: 1; 0-3 in the ablation)."""
 from ..PRNet.prnet_s import dataloader, lr_multiplier, model, optimizer, train
 
 model.backbone.num_prn_layers = 3

@@ -1,5 +1,5 @@
 """Training options read by ``tools/lazyconfig_train_net.py`` (Detectron2's ``train`` dict plus
-prnet's recipe keys). The schedule is in epochs, as in the paper (PRNET.md Sec. 4); they become
+prnet's recipe keys). The schedule is in epochs, as in the paper (docs/recipe.md); they become
 iterations once the training set and batch are known (``prnet.solver.resolve_schedule``).
 """
 

@@ -2,7 +2,7 @@
 on a 2-core CPU (``tools/demo.py``), scored with the ``synthetic`` preset (AI-TOD size bins,
 ignore regions).
 
-Departures from the paper's recipe (PRNET.md Sec. 4), all for the CPU time budget (about 8 minutes
+Departures from the paper's recipe (docs/recipe.md), all for the CPU time budget (about 8 minutes
 of training): 15 epochs of 600 scenes of 128 px (``prnet.data.synthetic.DEFAULT_SPLITS``: the generator's
 scenes generated at 128 px, objects keep their 4-32 px; testing is on the standard 320 px
 ``synthetic_aerial_val``), batch 16, AdamW (much faster than SGD from scratch in a few hundred

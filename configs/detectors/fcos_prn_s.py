@@ -1,5 +1,5 @@
 """Detectron2's FCOS on PRN-s (CSP backbone with ESSamp stem, P2-P4), the PRNet-s recipe and
-data: does PRN help a detector it was not designed for (issue 5)?
+data: does PRN help a detector it was not designed for ?
 Baseline: ``fcos_fpn_s.py``."""
 from ..common.models.fcos import model
 from ..PRNet.prnet_s import dataloader, lr_multiplier, optimizer, train

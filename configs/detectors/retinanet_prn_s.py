@@ -1,5 +1,5 @@
 """Detectron2's RetinaNet on PRN-s (CSP backbone with ESSamp stem, P2-P4), the PRNet-s recipe and
-data: does PRN help a detector it was not designed for (issue 5)?
+data: does PRN help a detector it was not designed for ?
 Baseline: ``retinanet_fpn_s.py``."""
 from ..common.models.retinanet import model
 from ..PRNet.prnet_s import dataloader, lr_multiplier, optimizer, train

@@ -1,5 +1,6 @@
-"""Reading other code bases' checkpoints: Ultralytics ``.pt`` files (YOLO11, the PRNet authors'
-released weights) safely, and their conversion to prnet's modules."""
+"""Reading weights files, the one way for every tool: prnet/Detectron2 checkpoints (EMA preferred),
+plain state dicts, and Ultralytics ``.pt`` files (YOLO11, the PRNet authors' released weights)
+read safely and converted to prnet's modules."""
 
 from .from_ultralytics import (
     ConversionReport,
@@ -8,6 +9,7 @@ from .from_ultralytics import (
     layer_map,
     ultralytics_to_prnet,
 )
+from .weights import EMA_KEYS, extract_state_dict, load_weights, read_checkpoint
 from .ultralytics import (
     UltralyticsCheckpoint,
     UnsafeCheckpointError,
@@ -16,12 +18,16 @@ from .ultralytics import (
 )
 
 __all__ = [
+    "EMA_KEYS",
     "ConversionReport",
     "SourceArchitecture",
     "UltralyticsCheckpoint",
     "UnsafeCheckpointError",
     "is_ultralytics_checkpoint",
     "describe_source",
+    "extract_state_dict",
+    "load_weights",
+    "read_checkpoint",
     "layer_map",
     "read_ultralytics_checkpoint",
     "ultralytics_to_prnet",

@@ -4,9 +4,9 @@ Ultralytics names every tensor ``model.<layer index>.<path inside the layer>``; 
 blocks use the same names as prnet's (``cv1``, ``cv2``, ``m.0``, ``conv``, ``bn``), so a checkpoint
 converts by mapping each *layer* to a prnet module path. Three sources are understood:
 
-* **the PRNet authors' network** (detection on strides 4/8/16): layers 0-10 the backbone (0 and 1
-  the ESSamp stem, stored as ``dsconv.block.{0,1,3,4}`` = depthwise conv, BN, 1x1 conv, BN), 13/16/19
-  the top-down stage, 8 layers per PRN layer (down, refine, fuse at stride 8, fuse at stride 4 at
+* **the PRNet authors' network** (detection on strides 4/8/16; the layer table of docs/paper.md):
+  layers 0-10 the backbone (0 and 1 the ESSamp stem, stored as ``dsconv.block.{0,1,3,4}`` =
+  depthwise conv, BN, 1x1 conv, BN), 13/16/19 the top-down stage, 8 layers per PRN layer (down, refine, fuse at stride 8, fuse at stride 4 at
   offsets 0, 1, 3, 7), then the output stage (offsets 0, 1, 2, 5, 9) and the ``Detect`` head;
 * **YOLO11** n-x (strides 8/16/32): into prnet's ``PAN`` baseline (``configs/ablations/pan_s.py``),
   or its backbone (layers 0-10) alone into any model on the CSP backbone with the conv stem;
@@ -51,7 +51,8 @@ YOLO11_DETECT = 23
 #: PRNet's stage 1, one PRN layer's offsets, the output stage's offsets (from its first layer).
 PRN_STAGE1 = {13: "stage1_fuse4", 16: "stage1_fuse3", 19: "stage1_fuse2"}
 PRN_LAYER_OFFSETS = {0: "down3", 1: "refine3", 3: "fuse3", 7: "fuse2"}
-PRN_OUTPUT_OFFSETS = {0: "out_down3", 1: "out_down4", 2: "out_fuse4", 5: "out_fuse3", 9: "out_fuse2"}
+PRN_OUTPUT_OFFSETS = {0: "out_down3", 1: "out_down4", 2: "out_fuse4", 5: "out_fuse3",
+                      9: "out_fuse2"}  # fmt: skip
 PRN_FIRST_LAYER, PRN_LAYER_SPAN, PRN_DETECT_OFFSET = 20, 8, 10
 #: The ESSamp stem's Sequential in the authors' code -> prnet's ESSamp attributes.
 ESSAMP_KEYS = {"dsconv.block.0.": "dw.", "dsconv.block.1.": "bn1.", "dsconv.block.3.": "pw.",
@@ -93,7 +94,9 @@ def _guess_scale(weights: dict) -> str:
     table = {(256, 64, False): "n", (512, 128, False): "s", (512, 256, False): "m",
              (512, 256, True): "l", (768, 384, True): "x"}  # fmt: skip
     if (c5, c2, two) not in table:
-        raise ValueError(f"no YOLO11/PRNet scale has B2 width {c2}, B5 width {c5}, repeats {two + 1}")
+        raise ValueError(
+            f"no YOLO11/PRNet scale has B2 width {c2}, B5 width {c5}, repeats {two + 1}"
+        )
     return table[(c5, c2, two)]
 
 
@@ -124,8 +127,6 @@ def layer_map(model: nn.Module, source: SourceArchitecture) -> tuple[dict[int, s
     The backbone is mapped whenever ``model`` sits on a ``prnet_csp_*`` backbone; the neck and head
     only when ``model``'s neck is the source's (PRN with as many layers, or PAN without P2).
     """
-    from prnet.modeling import PAN, PRN
-
     keys = model.state_dict().keys()
     if not any(k.startswith(_BACKBONE + "stem.") for k in keys):
         raise ValueError(
@@ -133,8 +134,10 @@ def layer_map(model: nn.Module, source: SourceArchitecture) -> tuple[dict[int, s
             "Ultralytics weights fit prnet_csp_* models only"
         )
     layers = {i: _BACKBONE + name for i, name in BACKBONE_LAYERS.items()}
-    neck = model.backbone
-    if source.kind == "prnet" and isinstance(neck, PRN):
+    neck = model.backbone  # told apart by their modules: prnet.modeling's PRN and PAN
+    is_prn = hasattr(neck, "prn_layers") and hasattr(neck, "stage1_fuse2")
+    is_pan = hasattr(neck, "td_fuse4") and not getattr(neck, "with_p2", True)
+    if source.kind == "prnet" and is_prn:
         if len(neck.prn_layers) != source.num_prn_layers:
             raise ValueError(
                 f"the checkpoint has {source.num_prn_layers} PRN layers, the model "
@@ -148,7 +151,7 @@ def layer_map(model: nn.Module, source: SourceArchitecture) -> tuple[dict[int, s
         out = PRN_FIRST_LAYER + source.num_prn_layers * PRN_LAYER_SPAN
         layers.update({out + o: f"backbone.{n}" for o, n in PRN_OUTPUT_OFFSETS.items()})
         return layers, "head"
-    if source.kind == "yolo11" and isinstance(neck, PAN) and not neck.with_p2:
+    if source.kind == "yolo11" and is_pan:
         layers.update({i: f"backbone.{n}" for i, n in PAN_LAYERS.items()})
         return layers, "head"
     return layers, None  # the backbone only
@@ -248,7 +251,9 @@ def ultralytics_to_prnet(
         if index == source.detect and rest.startswith("dfl."):
             bins = torch.arange(value.numel(), dtype=value.dtype).view_as(value)
             if not torch.equal(value, bins):
-                raise ValueError(f"{ckpt.path}: {key} is not the fixed DFL bins 0..{value.numel() - 1}")
+                raise ValueError(
+                    f"{ckpt.path}: {key} is not the fixed DFL bins 0..{value.numel() - 1}"
+                )
             continue
         if index == source.detect:
             name = _head_key(rest, head) if head else None

@@ -1,6 +1,6 @@
 """YOLO-style training augmentation as pure functions on numpy arrays.
 
-The recipe (PRNET.md Sec. 4) is mosaic -> random scale/translate -> HSV jitter -> horizontal flip at
+The recipe (docs/recipe.md) is mosaic -> random scale/translate -> HSV jitter -> horizontal flip at
 640 px. Every function here is deterministic given its inputs and a ``numpy.random.Generator``, so
 the geometry can be property-tested without a data loader.
 

@@ -1,4 +1,4 @@
-"""Detectron2 dataset mapper with the YOLO recipe (PRNET.md Sec. 4) and its train loader.
+"""Detectron2 dataset mapper with the YOLO recipe (docs/recipe.md, data) and its train loader.
 
 Output (both modes): ``{"image": uint8 (3, H, W) RGB, "height", "width", "image_id", "file_name",
 "ignore_regions": float32 (K, 4) XYXY_ABS in the frame of "image", "mosaic": bool}`` plus, in
@@ -151,6 +151,12 @@ class YOLODatasetMapper:
     @property
     def mosaic_enabled(self) -> bool:
         return self._mosaic.get()
+
+    def skip_samples(self, count: int) -> None:
+        """Advance the per-sample random stream by ``count`` samples, as if they had been drawn:
+        a resumed run then augments sample ``n`` as an uninterrupted run would (exact with
+        ``num_workers=0``; worker processes draw their own seeds)."""
+        self._counter += int(count)
 
     def _next_rng(self) -> np.random.Generator:
         info = torch.utils.data.get_worker_info()

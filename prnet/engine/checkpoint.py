@@ -5,9 +5,8 @@ Detectron2 (through fvcore) ``torch.save``s straight to ``model_XXXXXXX.pth`` an
 picks up. :class:`PRNetCheckpointer` writes every file to a temporary name in the same folder,
 ``fsync``s it and ``os.replace``s it into place (atomic on POSIX), checkpoint first, pointer
 second, so ``last_checkpoint`` only ever names a complete file. It refuses to save non-finite
-weights, loads with ``torch.load(weights_only=True)`` and reports what did not match by name. An
-Ultralytics ``.pt`` (YOLO11, the PRNet authors' weights) is read with prnet's restricted reader
-and converted to the model's names on the fly (``prnet.checkpoint``).
+weights, reads files with :func:`prnet.checkpoint.read_checkpoint` (tensors only; an Ultralytics
+``.pt`` converted to the model's names) and reports what did not match by name.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from typing import Any
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
+
+from prnet.checkpoint import read_checkpoint
 
 __all__ = ["PRNetCheckpointer", "atomic_write", "first_non_finite", "incompatibility_report"]
 
@@ -88,23 +89,9 @@ class PRNetCheckpointer(DetectionCheckpointer):
         path = os.path.join(self.save_dir, "last_checkpoint")
         atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
 
-    def _torch_load(self, f):
-        # Only tensors and plain containers: a checkpoint cannot run code when loaded.
-        return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
-
     def _load_file(self, filename: str):
-        from prnet.checkpoint import (
-            is_ultralytics_checkpoint,
-            read_ultralytics_checkpoint,
-            ultralytics_to_prnet,
-        )
-
-        local = self.path_manager.get_local_path(filename)
-        if not is_ultralytics_checkpoint(local):
-            return super()._load_file(filename)
-        state, report = ultralytics_to_prnet(self.model, read_ultralytics_checkpoint(local))
-        self.logger.info(f"Converted {filename}:\n{report.summary()}")
-        return {"model": state, "__author__": "ultralytics", "matching_heuristics": False}
+        # prnet.checkpoint's reader: tensors only, and Ultralytics files converted to the model
+        return read_checkpoint(filename, self.model)
 
     def _log_incompatible_keys(self, incompatible) -> None:
         super()._log_incompatible_keys(incompatible)

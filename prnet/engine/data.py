@@ -45,11 +45,7 @@ def fast_forward_train_loader(loader, num_iters: int, batch_size_per_rank: int) 
         return False
     dataset.sampler = SkipSampler(dataset.sampler, skip)
     mapper = getattr(loader, "mapper", None)
-    if mapper is not None:
-        if hasattr(mapper, "skip_samples"):
-            mapper.skip_samples(skip)
-        elif hasattr(mapper, "_counter"):
-            # YOLODatasetMapper draws sample n's randomness from (seed, rank, worker, n).
-            mapper._counter += skip
+    if hasattr(mapper, "skip_samples"):  # YOLODatasetMapper: sample n's randomness from n
+        mapper.skip_samples(skip)
     logger.info(f"Train loader fast-forwarded by {skip} samples ({num_iters} iterations).")
     return True

@@ -2,8 +2,8 @@
 mosaic switch-off, a progress bar.
 
 Each is a ``detectron2.engine.HookBase``; register them with ``trainer.register_hooks``. Best-
-checkpoint saving uses Detectron2's own ``hooks.BestCheckpointer``, and a non-finite loss already
-stops training (``SimpleTrainer.write_metrics`` raises ``FloatingPointError``).
+checkpoint saving uses Detectron2's own ``hooks.BestCheckpointer``; what a non-finite loss does
+(stop, or skip the step) is the trainer's ``nan_policy`` (``prnet.engine.trainer``).
 """
 
 from __future__ import annotations

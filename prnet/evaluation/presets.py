@@ -1,7 +1,7 @@
 """Scoring protocols as named presets of one COCO-compatible evaluator.
 
 The same predictions score very differently under different protocols (see
-``shared/spec/EVALUATION.md``), so every number prnet reports carries the name of the preset that
+``docs/paper.md``), so every number prnet reports carries the name of the preset that
 produced it. A preset is a small frozen dataclass; pass a name (``get_preset("aitod")``) or your own
 ``EvalPreset`` anywhere a preset is accepted.
 

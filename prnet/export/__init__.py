@@ -1,25 +1,18 @@
-"""Deployment of PRNet: one traceable graph (:mod:`.graph`), TorchScript/ONNX export (:mod:`.formats`),
-TensorRT engines (:mod:`.tensorrt`) and runtimes behind one interface (:mod:`.runtime`).
+"""Deployment of PRNet: one traceable graph (:mod:`.graph`), TorchScript/ONNX files (:mod:`.formats`),
+TensorRT engines (:mod:`.tensorrt`), runtimes behind one interface (:mod:`.runtime`), and
+:func:`export_model` / :func:`verify_export` over them (:mod:`.exporter`).
 
 Typical use (what ``tools/export_model.py`` does)::
 
-    model = build_model("configs/PRNet/prnet_s.py", "model_final.pth")
+    model = prnet.build_model("configs/PRNet/prnet_s.py", "model_final.pth")
     export_model(model, "onnx", "out/prnet_s.onnx", with_nms=True, trace_size=(1, 640, 640))
     backend = load_exported("out/prnet_s.onnx")        # or EagerBackend(model)
     outputs = backend(images)                            # dict of tensors, see prnet.export.graph
 """
-from .checkpoint import EMA_KEYS, build_model, extract_state_dict, load_weights
+from .backend import Backend
 from .compare import ExportMismatch, compare_outputs
-from .formats import (
-    EXPORT_FORMATS,
-    export_model,
-    export_onnx,
-    export_torchscript,
-    make_sample_images,
-    read_metadata,
-    trace_module,
-    verify_export,
-)
+from .exporter import export_model, verify_export
+from .formats import export_onnx, export_torchscript, make_sample_images, trace_module
 from .graph import (
     NMS_OUTPUTS,
     RAW_OUTPUTS,
@@ -28,7 +21,8 @@ from .graph import (
     outputs_to_instances,
     select_detections,
 )
-from .runtime import Backend, EagerBackend, OnnxRuntimeBackend, TorchScriptBackend, load_exported
+from .metadata import EXPORT_FORMATS, FORMAT_SUFFIX, read_metadata
+from .runtime import EagerBackend, OnnxRuntimeBackend, TorchScriptBackend, load_exported
 from .tensorrt import (
     TensorRTBackend,
     TensorRTUnavailable,
@@ -41,8 +35,8 @@ from .tensorrt import (
 __all__ = [
     "Backend",
     "DeployableDetector",
-    "EMA_KEYS",
     "EXPORT_FORMATS",
+    "FORMAT_SUFFIX",
     "EagerBackend",
     "ExportMismatch",
     "NMS_OUTPUTS",
@@ -52,15 +46,12 @@ __all__ = [
     "TensorRTUnavailable",
     "TorchScriptBackend",
     "build_engine",
-    "build_model",
     "calibration_batches",
     "compare_outputs",
     "export_model",
     "export_onnx",
     "export_torchscript",
-    "extract_state_dict",
     "load_exported",
-    "load_weights",
     "make_sample_images",
     "nms_in_graph",
     "outputs_to_instances",

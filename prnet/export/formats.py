@@ -1,67 +1,21 @@
-"""TorchScript and ONNX export of :class:`~prnet.export.graph.DeployableDetector`.
+"""TorchScript and ONNX files of a :class:`~prnet.export.graph.DeployableDetector`.
 
 Both trace through Detectron2's ``TracingAdapter`` at one input size; the graph's padding, point
 generation and NMS are shape arithmetic, so the result runs at other sizes (and batch sizes), which
-:func:`verify_export` checks at a second size. Every file gets a JSON sidecar ``<file>.json``
-(:func:`read_metadata`) naming the flattened outputs and the thresholds used, so a runtime knows
-how to read the outputs without the config.
+``prnet.export.verify_export`` checks at a second size. Every file gets its JSON sidecar
+(:mod:`prnet.export.metadata`).
 """
 from __future__ import annotations
 
-import json
-import logging
 import os
 import warnings
-from typing import Sequence
 
 import torch
-from torch import nn
 
-from .compare import compare_outputs
 from .graph import DeployableDetector
+from .metadata import write_metadata
 
-__all__ = [
-    "EXPORT_FORMATS",
-    "export_model",
-    "export_onnx",
-    "export_torchscript",
-    "make_sample_images",
-    "metadata_path",
-    "read_metadata",
-    "trace_module",
-    "verify_export",
-]
-
-logger = logging.getLogger(__name__)
-
-EXPORT_FORMATS = ("torchscript", "onnx", "tensorrt")
-_SUFFIX = {"torchscript": ".ts", "onnx": ".onnx", "tensorrt": ".engine"}
-
-
-def metadata_path(path: str | os.PathLike) -> str:
-    return os.fspath(path) + ".json"
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The JSON sidecar written next to an exported file (see :func:`export_model`)."""
-    with open(metadata_path(path), encoding="utf-8") as f:
-        return json.load(f)
-
-
-def _write_metadata(path: str, wrapper: DeployableDetector, fmt: str, **extra) -> dict:
-    meta = {
-        **wrapper.metadata(fmt),
-        "input": {
-            "name": "images",
-            "shape": ["batch", 3, "height", "width"],
-            "dtype": "float32",
-            "description": "RGB, 0-255, any size (padded in the graph); a batch shares one size",
-        },
-        **extra,
-    }
-    with open(metadata_path(path), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2)
-    return meta
+__all__ = ["export_onnx", "export_torchscript", "make_sample_images", "trace_module"]
 
 
 def make_sample_images(
@@ -100,7 +54,7 @@ def export_torchscript(
         from detectron2.export import dump_torchscript_IR
 
         dump_torchscript_IR(traced, os.path.splitext(path)[0] + "_ir")
-    _write_metadata(path, wrapper, "torchscript", traced_size=list(images.shape))
+    write_metadata(path, wrapper, "torchscript", traced_size=list(images.shape))
     return path
 
 
@@ -140,98 +94,5 @@ def export_onnx(
     import onnx
 
     onnx.checker.check_model(path)
-    _write_metadata(path, wrapper, "onnx", traced_size=list(images.shape), opset=opset)
+    write_metadata(path, wrapper, "onnx", traced_size=list(images.shape), opset=opset)
     return path
-
-
-def verify_export(
-    path: str,
-    wrapper: DeployableDetector,
-    images: torch.Tensor,
-    rtol: float = 1e-3,
-    atol: float = 1e-4,
-    **compare_kwargs,
-) -> None:
-    """Run the exported file and the eager wrapper on ``images`` (pick a size other than the
-    traced one) and assert equal outputs: raw outputs element-wise; NMS detections per image as
-    sets, allowing for near ties, which backends may order differently (see
-    :func:`prnet.export.compare.compare_outputs`, which ``compare_kwargs`` go to). Raises
-    :class:`~prnet.export.compare.ExportMismatch` (an ``AssertionError``)."""
-    from .runtime import load_exported
-
-    exported = load_exported(path, device=images.device)
-    with torch.no_grad():
-        expected = dict(zip(wrapper.output_names, wrapper(images)))
-    if wrapper.with_nms:
-        candidates, score_cut = _eager_candidates(wrapper, images)
-        rules = dict(score_thresh=score_cut, nms_thresh=wrapper.nms_thresh, max_det=wrapper.max_det)
-        compare_kwargs = {**rules, "candidates": candidates, **compare_kwargs}
-    compare_outputs(expected, exported(images), rtol=rtol, atol=atol, **compare_kwargs)
-
-
-@torch.no_grad()
-def _eager_candidates(wrapper: DeployableDetector, images: torch.Tensor):
-    """What the NMS graph chooses from, for :func:`compare_outputs`: the raw boxes (clipped) and
-    scores, and per image the lowest score a candidate may have (score threshold or top-k cut)."""
-    boxes, scores = DeployableDetector(wrapper.model, with_nms=False)(images)
-    h, w = images.shape[-2:]
-    boxes = torch.stack([boxes[..., j].clamp(0, (w, h)[j % 2]) for j in range(4)], -1)
-    flat = scores.flatten(1)  # zero-padded to topk columns, as in nms_in_graph
-    flat = torch.cat((flat, flat.new_zeros((flat.shape[0], wrapper.topk))), 1)
-    kth = flat.topk(wrapper.topk, dim=1).values[:, -1]
-    return {"boxes": boxes, "scores": scores}, kth.clamp(min=wrapper.score_thresh)
-
-
-def export_model(
-    model: nn.Module,
-    fmt: str,
-    output: str,
-    *,
-    with_nms: bool = False,
-    trace_size: Sequence[int] = (1, 640, 640),
-    verify_size: Sequence[int] | None = (2, 480, 352),
-    max_det: int | None = None,
-    score_thresh: float | None = None,
-    nms_thresh: float | None = None,
-    topk: int | None = None,
-    opset: int = 17,
-    **trt_kwargs,
-) -> str:
-    """Export ``model`` (a ``PRNetDetector``) to ``fmt`` at ``output``; returns the file path.
-
-    ``trace_size``: ``(batch, height, width)`` of the tracing input; ``verify_size``: a second
-    size at which the file is checked against eager PyTorch (``None``: skip). TensorRT goes
-    through an ONNX file next to ``output`` and :func:`prnet.export.tensorrt.build_engine`
-    (``trt_kwargs``: ``precision``, ``min_shape``, ``opt_shape``, ``max_shape``, ``calib_dataset``...).
-    """
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose from {EXPORT_FORMATS}")
-    if fmt == "tensorrt":
-        from .tensorrt import require_tensorrt
-
-        require_tensorrt()  # fail before the slow ONNX export
-    wrapper = DeployableDetector(
-        model.eval(),
-        with_nms,
-        max_det=max_det,
-        score_thresh=score_thresh,
-        nms_thresh=nms_thresh,
-        topk=topk,
-    ).eval()
-    device = next(model.parameters()).device
-    images = make_sample_images(*trace_size, device=device)
-    if fmt == "torchscript":
-        export_torchscript(wrapper, images, output)
-    elif fmt == "onnx":
-        export_onnx(wrapper, images, output, opset=opset)
-    else:
-        from .tensorrt import build_engine
-
-        onnx_path = os.path.splitext(output)[0] + ".onnx"
-        export_onnx(wrapper.cpu(), images.cpu(), onnx_path, opset=opset)
-        wrapper.to(device)
-        build_engine(onnx_path, output, **trt_kwargs)
-    if verify_size is not None:
-        verify_export(output, wrapper, make_sample_images(*verify_size, seed=1, device=device))
-        logger.info("verified %s against eager PyTorch at %s", output, tuple(verify_size))
-    return output

@@ -13,8 +13,10 @@ import os
 import torch
 from torch import nn
 
-from .formats import read_metadata
+from .backend import Backend
 from .graph import DeployableDetector
+from .metadata import read_metadata
+from .tensorrt import TensorRTBackend
 
 __all__ = [
     "Backend",
@@ -23,29 +25,6 @@ __all__ = [
     "TorchScriptBackend",
     "load_exported",
 ]
-
-
-class Backend:
-    """Base class: ``meta`` (the sidecar dict), ``output_names``, ``device``, ``__call__``."""
-
-    name = "base"
-
-    def __init__(self, meta: dict, device: str | torch.device = "cpu"):
-        self.meta = meta
-        self.output_names = tuple(meta["outputs"])
-        self.with_nms = bool(meta["with_nms"])
-        self.device = torch.device(device)
-
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def synchronize(self) -> None:
-        """Wait for queued device work (for timing)."""
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(with_nms={self.with_nms}, device={self.device})"
 
 
 class EagerBackend(Backend):
@@ -128,7 +107,5 @@ def load_exported(path: str | os.PathLike, device: str | torch.device | None = N
     if fmt == "onnx":
         return OnnxRuntimeBackend(path, device or "cpu", meta, **kwargs)
     if fmt == "tensorrt":
-        from .tensorrt import TensorRTBackend
-
         return TensorRTBackend(path, device or "cuda", meta)
     raise ValueError(f"{path}: unknown exported format {fmt!r}")

@@ -18,9 +18,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from detectron2.data import DatasetCatalog
 
-from .formats import metadata_path, read_metadata
-from .runtime import Backend
+from prnet.data.mapper import YOLODatasetMapper
+
+from .backend import Backend
+from .metadata import metadata_path, read_metadata
 
 __all__ = [
     "TRT_MAX_TOPK",
@@ -78,10 +81,6 @@ def calibration_batches(
     bottom/right with ``pad_value`` (the model's ``pixel_mean``: zero after normalisation). The
     last batch may be smaller.
     """
-    from detectron2.data import DatasetCatalog
-
-    from prnet.data.mapper import YOLODatasetMapper
-
     records = DatasetCatalog.get(dataset_name)
     if not records:
         raise ValueError(f"dataset {dataset_name!r} is empty")

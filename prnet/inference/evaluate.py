@@ -2,14 +2,15 @@
 
 The same :class:`~prnet.evaluation.AerialEvaluator` as training-time evaluation sees the same
 inputs: full-image prediction uses ``YOLODatasetMapper(is_train=False, image_size)``; sliced
-prediction reads the original image and merges tiles in original pixels.
+prediction decodes the original image the same way (``read_image_rgb``) and merges tiles in
+original pixels.
 """
 from __future__ import annotations
 
 from detectron2.data import DatasetCatalog
-from detectron2.data import detection_utils as utils
 from tqdm import tqdm
 
+from prnet.data.image_io import read_image_rgb
 from prnet.data.mapper import YOLODatasetMapper
 from prnet.evaluation import AerialEvaluator
 
@@ -44,7 +45,7 @@ def evaluate_predictor(
     for start in range(0, len(records), step):
         chunk = records[start : start + step]
         if sliced:
-            image = utils.read_image(chunk[0]["file_name"], format="RGB")
+            image = read_image_rgb(chunk[0]["file_name"])
             inputs = [{"image_id": chunk[0]["image_id"]}]
             outputs = [predictor(image)]
         else:

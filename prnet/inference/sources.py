@@ -1,5 +1,6 @@
-"""Inputs and outputs of ``tools/predict.py``: image files, folders and videos in; COCO results and
-pictures with boxes out (Detectron2's ``Visualizer`` and ``instances_to_coco_json``)."""
+"""Inputs and outputs of prediction: image files, folders and videos in (images decoded exactly as
+for training, :func:`prnet.data.image_io.read_image_rgb`); COCO results and pictures with boxes
+out (Detectron2's ``Visualizer`` and ``instances_to_coco_json``)."""
 from __future__ import annotations
 
 import os
@@ -12,10 +13,13 @@ from detectron2.evaluation.coco_evaluation import instances_to_coco_json
 from detectron2.structures import Instances
 from detectron2.utils.visualizer import Visualizer
 
+from prnet.data.image_io import read_image_rgb
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "Frame",
+    "is_image",
     "count_frames",
     "draw_instances",
     "expand_sources",
@@ -43,6 +47,11 @@ def _kind(path: str) -> str:
     if ext in VIDEO_EXTENSIONS:
         return "video"
     return "other"
+
+
+def is_image(path: str) -> bool:
+    """Whether ``path`` has an image suffix (:data:`IMAGE_EXTENSIONS`)."""
+    return _kind(path) == "image"
 
 
 def expand_sources(paths: Sequence[str]) -> list[str]:
@@ -79,10 +88,7 @@ def iter_sources(paths: Sequence[str], video_stride: int = 1) -> Iterator[Frame]
     for f in expand_sources(paths):
         stem = os.path.splitext(os.path.basename(f))[0]
         if _kind(f) == "image":
-            bgr = cv2.imread(f, cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ValueError(f"{f}: could not read the image")
-            yield Frame(np.ascontiguousarray(bgr[:, :, ::-1]), f, 0, stem)
+            yield Frame(read_image_rgb(f), f, 0, stem)
             continue
         cap = cv2.VideoCapture(f)
         if not cap.isOpened():

@@ -13,6 +13,7 @@ from .blocks import (
     PSABlock,
     make_bn,
 )
+from .downsample import DOWNSAMPLES, make_downsample
 from .essamp import ESSamp
 
 __all__ = [
@@ -29,4 +30,6 @@ __all__ = [
     "PSABlock",
     "C2PSA",
     "ESSamp",
+    "DOWNSAMPLES",
+    "make_downsample",
 ]

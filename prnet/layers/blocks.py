@@ -1,4 +1,4 @@
-"""YOLO11-family building blocks, as described in the PRNet reference (spec Sec. 2).
+"""YOLO11-family building blocks, as the PRNet network uses them (docs/paper.md, building blocks).
 
 Written from the published description: every conv is conv -> BN (eps 1e-3, momentum 0.03) -> SiLU
 unless stated otherwise. Shapes are ``(N, C, H, W)``; only ``Conv`` with ``s > 1`` changes H and W.

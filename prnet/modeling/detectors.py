@@ -1,4 +1,4 @@
-"""Detectron2's own dense detectors (``RetinaNet``, ``FCOS``) on any prnet neck (issue 5).
+"""Detectron2's own dense detectors (``RetinaNet``, ``FCOS``) on any prnet neck.
 
 Detectron2's heads share one set of convs across levels, so every level must have one width, and
 their configs write that width (and the anchors' strides) by hand. PRN's levels widen with stride

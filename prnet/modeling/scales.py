@@ -1,4 +1,4 @@
-"""Model scales n/s/m/l/x shared by the CSP backbone and the PRN neck (spec Sec. 2).
+"""Model scales n/s/m/l/x shared by the CSP backbone and the PRN neck (docs/paper.md, scales).
 
 A layer written for the reference width ``c`` and depth ``n`` gets ``ceil8(min(c, max_channels) * width)``
 channels and ``max(round(n * depth), 1)`` repeats. At m/l/x every C3k2 uses C3k inner blocks.

@@ -1,4 +1,4 @@
-"""The paper's training recipe (PRNET.md Sec. 4) expressed for Detectron2.
+"""The paper's training recipe (docs/paper.md, docs/recipe.md) expressed for Detectron2.
 
 The reference (an Ultralytics YOLO11 fork) trains with SGD, lr 0.01, momentum 0.9 (nesterov),
 weight decay 5e-4 at a *nominal batch* of 64 images: with a batch of ``b`` images it sums the loss

@@ -1,3 +1,4 @@
-"""Utilities shared by tools and tests (``prnet.utils.testing``: tiny datasets and tool loading)."""
+"""Utilities shared by tools and tests: where the configs live (``paths``), tiny datasets and
+overrides for fast tests (``testing``)."""
 
 __all__: list[str] = []

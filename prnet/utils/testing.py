@@ -1,38 +1,21 @@
-"""Helpers for fast tests and smoke runs: tiny synthetic datasets and loading ``tools/*.py``."""
+"""Helpers for fast tests and smoke runs: tiny synthetic datasets and tiny-model overrides."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from types import ModuleType
+from prnet.data.synthetic import register_synthetic_aerial
+
+from .paths import repo_root
 
 __all__ = [
     "TINY_OVERRIDES",
-    "load_tool",
     "register_tiny_synthetic",
     "register_tiny_val_split",
     "repo_root",
 ]
 
 
-def repo_root() -> str:
-    """The checkout holding ``prnet/`` (and ``configs/``, ``tools/``)."""
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def load_tool(name: str) -> ModuleType:
-    """Import ``tools/<name>.py`` as a module (tools are scripts, not a package)."""
-    path = os.path.join(repo_root(), "tools", f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"prnet_tools_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def register_tiny_val_split(root: str, name: str) -> str:
-    """Register a 2-image synthetic split of 96x128 scenes as ``name`` (export/predict tool tests)."""
-    from prnet.data.synthetic import register_synthetic_aerial
-
+    """Register a 2-image synthetic split of 96x128 scenes as ``name`` (export/predict tests)."""
     split = {"split": "val", "num_images": 2, "image_size": (96, 128), "seed": 0, "progress": False}
     (registered,) = register_synthetic_aerial(root, {name: split})
     return registered
@@ -44,8 +27,6 @@ def register_tiny_synthetic(
 ) -> tuple[str, str]:
     """Register ``<prefix>_train`` / ``<prefix>_val``: a few small synthetic aerial images
     (generated lazily under ``root``). Returns the two names."""
-    from prnet.data.synthetic import register_synthetic_aerial
-
     size = (image_size, image_size)
     train, val = f"{prefix}_train", f"{prefix}_val"
     register_synthetic_aerial(

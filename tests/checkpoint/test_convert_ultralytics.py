@@ -1,4 +1,4 @@
-"""``tools/convert_ultralytics.py`` and ``train.init_checkpoint=<file>.pt`` on a YOLO11-n-shaped
+"""``tools/convert_ultralytics.py`` (``prnet.cli.convert``) and ``train.init_checkpoint=<file>.pt`` on a YOLO11-n-shaped
 Ultralytics file made without Ultralytics (always runs): every tensor lands where the layer map
 says, a class-count change keeps the class outputs at their initialisation, and a few fine-tuning
 iterations run from the converted weights. The map itself is checked against real Ultralytics
@@ -9,8 +9,12 @@ import pytest
 import torch
 
 from prnet.checkpoint import SourceArchitecture, layer_map
-from prnet.export import build_model
-from prnet.utils.testing import TINY_OVERRIDES, load_tool, register_tiny_synthetic, repo_root
+from prnet import build_model
+from detectron2.engine import default_argument_parser
+
+from prnet.cli import convert
+from prnet.engine import train_loop
+from prnet.utils.testing import TINY_OVERRIDES, register_tiny_synthetic, repo_root
 
 PAN = os.path.join(repo_root(), "configs", "ablations", "pan_s.py")
 YOLO11_LAYERS = {0: "Conv", 1: "Conv", 2: "C3k2", 3: "Conv", 4: "C3k2", 5: "Conv", 6: "C3k2",
@@ -53,9 +57,8 @@ def yolo11n_file(tmp_path, fake_ultralytics):
 
 def test_convert_tool_maps_every_tensor(yolo11n_file, tmp_path, capsys):
     path, expected = yolo11n_file
-    tool = load_tool("convert_ultralytics")
     out = tmp_path / "pan_n.pth"
-    meta = tool.main([str(path), str(out)])
+    meta = convert.main([str(path), str(out)])
     assert "498 tensors loaded" in capsys.readouterr().out
     saved = torch.load(out, weights_only=True)
     assert saved["meta"]["config"].endswith("configs/ablations/pan_s.py")
@@ -68,7 +71,7 @@ def test_convert_tool_maps_every_tensor(yolo11n_file, tmp_path, capsys):
 def test_other_class_count_keeps_the_class_outputs_at_init(yolo11n_file, tmp_path, capsys):
     path, expected = yolo11n_file
     out = tmp_path / "pan_n_7.pth"
-    meta = load_tool("convert_ultralytics").main([str(path), str(out), "model.num_classes=7"])
+    meta = convert.main([str(path), str(out), "model.num_classes=7"])
     assert "class count differs (file nc=80, model 7)" in capsys.readouterr().out
     assert tuple(meta["conversion"]["class_count"]) == (80, 7)
     # the class branches are max(C_P3, min(nc, 100)) wide: 80 for COCO, 64 for 7 classes, so
@@ -89,9 +92,8 @@ def test_fine_tune_from_the_pt_and_from_the_converted_file(yolo11n_file, tmp_pat
 
     path, expected = yolo11n_file
     converted = tmp_path / "pan_n.pth"
-    load_tool("convert_ultralytics").main([str(path), str(converted), "model.num_classes=7"])
+    convert.main([str(path), str(converted), "model.num_classes=7"])
     train_name, val_name = register_tiny_synthetic(str(tmp_path / "data"), "ultratest")
-    tool = load_tool("lazyconfig_train_net")
     key = "backbone.bottom_up.model.stages_1.1.cv1.conv.weight"
     for init in (path, converted):
         seen = {}
@@ -100,7 +102,7 @@ def test_fine_tune_from_the_pt_and_from_the_converted_file(yolo11n_file, tmp_pat
             def before_train(self):
                 seen["start"] = self.trainer.model.state_dict()[key].clone()
 
-        args = tool.default_argument_parser().parse_args([
+        args = default_argument_parser().parse_args([
             "--config-file", PAN, *TINY_OVERRIDES, "train.max_iter=2", "train.eval_period=0",
             f"train.init_checkpoint={init}", f"train.output_dir={tmp_path / init.stem}",
             f"dataloader.train.dataset.names={train_name}",
@@ -109,7 +111,7 @@ def test_fine_tune_from_the_pt_and_from_the_converted_file(yolo11n_file, tmp_pat
         from detectron2.config import LazyConfig
 
         cfg = LazyConfig.apply_overrides(LazyConfig.load(args.config_file), args.opts)
-        trainer = tool.do_train(args, cfg, extra_hooks=[_FirstWeights()])
+        trainer = train_loop.do_train(args, cfg, extra_hooks=[_FirstWeights()])
         assert trainer.iter == 2
         torch.testing.assert_close(seen["start"], expected[key], rtol=0, atol=0)
         assert (tmp_path / init.stem / "model_final.pth").is_file()

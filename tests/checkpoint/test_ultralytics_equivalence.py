@@ -15,16 +15,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from PIL import Image
 from torch import nn
 
 from prnet.analysis import DenseForward
-from prnet.export import build_model
-from prnet.utils.testing import load_tool
+from prnet import build_model
+from prnet.cli import convert
 
+_image_open = Image.open
 ultralytics = pytest.importorskip("ultralytics", reason="optional peer: pip install ultralytics")
 from ultralytics.cfg import get_cfg  # noqa: E402
 from ultralytics.nn import tasks  # noqa: E402
 from ultralytics.nn.modules import block  # noqa: E402
+
+Image.open = _image_open  # Ultralytics patches it on import (HEIC support): keep PIL's for others
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH = {"n": 0.25, "s": 0.5, "l": 1.0}
@@ -109,7 +113,7 @@ def _raw_head_outputs(detect, run):
 def _compare(path, tmp_path, expected_config):
     reference = tasks.load_checkpoint(str(path))[0].float().eval()  # Ultralytics reads the file
     out = tmp_path / "converted.pth"
-    meta = load_tool("convert_ultralytics").main([str(path), str(out)])
+    meta = convert.main([str(path), str(out)])
     assert meta["config"].endswith(expected_config) and meta["conversion"]["left_at_init"] == []
     model = build_model(meta["config"], weights=str(out), overrides=meta["overrides"])
     x = _images(0)

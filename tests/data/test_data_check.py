@@ -10,7 +10,7 @@ import pytest
 from detectron2.structures import BoxMode
 from PIL import Image
 
-from prnet.config_check import ConfigError, check_config
+from prnet.config import ConfigError, check_config
 from prnet.data.check import (
     DataCheckError,
     check_dataset_dicts,
@@ -235,7 +235,10 @@ def test_train_tool_checks_data_before_training(tmp_path):
     from detectron2.config import LazyConfig
     from detectron2.data import DatasetCatalog, MetadataCatalog
 
-    from prnet.utils.testing import TINY_OVERRIDES, load_tool, repo_root
+    from detectron2.engine import default_argument_parser
+
+    from prnet.engine import train_loop as tool
+    from prnet.utils.testing import TINY_OVERRIDES, repo_root
 
     path = _png(tmp_path / "a.png")
     name = "data_check_bad_category"
@@ -244,12 +247,11 @@ def test_train_tool_checks_data_before_training(tmp_path):
     # 10 classes in the dataset (Detectron2 asserts ids < 10), 7 in the model: ours catches it
     MetadataCatalog.get(name).thing_classes = [str(i) for i in range(10)]
     try:
-        tool = load_tool("lazyconfig_train_net")
         cfg = LazyConfig.load(f"{repo_root()}/configs/PRNet/prnet_n.py")
         overrides = [*TINY_OVERRIDES, f"dataloader.train.dataset.names={name}",
                      f"train.output_dir={tmp_path}", "train.max_iter=1"]
         cfg = LazyConfig.apply_overrides(cfg, overrides)
-        args = tool.default_argument_parser().parse_args([])
+        args = default_argument_parser().parse_args([])
         with pytest.raises(DataCheckError, match=r"\(record 1\): annotation 0: category_id=9, "
                            r"expected 0..6 \(model.num_classes=7\)"):
             tool.do_train(args, cfg)

@@ -22,6 +22,11 @@ from prnet.data.synthetic import (
     register_synthetic_aerial,
     summarize,
 )
+from prnet.data.synthetic import layout, terrain
+from prnet.data.synthetic.drawing import SS
+from prnet.data.synthetic.generate import render_image
+from prnet.data.synthetic.palettes import LOT
+from prnet.data.synthetic.scene import Scene
 from prnet.evaluation.presets import get_preset
 
 SMALL = {"split": "tiny", "num_images": 4, "image_size": (192, 192), "progress": False}
@@ -39,7 +44,7 @@ def small(tmp_path_factory):
 @pytest.fixture(scope="module")
 def full_size():
     """2 scenes at the default 320x320: (image, annotations, ignore regions) each."""
-    return [synthetic._render_image(np.random.default_rng([7, i]), 320, 320) for i in range(2)]
+    return [render_image(np.random.default_rng([7, i]), 320, 320) for i in range(2)]
 
 
 def _files(root):
@@ -129,7 +134,7 @@ def test_ignore_regions_hold_no_labels(small):
         (im, [a for a in data["annotations"] if a["image_id"] == im["id"]]) for im in data["images"]
     ]
     for i in range(12):  # and a few more small scenes, straight from the renderer
-        _, anns, regions = synthetic._render_image(np.random.default_rng([11, i]), 128, 128)
+        _, anns, regions = render_image(np.random.default_rng([11, i]), 128, 128)
         scenes.append(({"id": -i, "width": 128, "height": 128, "ignore_regions": regions}, anns))
     for im, anns in scenes:
         regions = im["ignore_regions"]
@@ -141,19 +146,19 @@ def test_ignore_regions_hold_no_labels(small):
 
 
 def test_ignore_regions_are_filled_with_unlabelled_objects():
-    scene = synthetic._Scene(np.random.default_rng([0, 5]), 192, 192)
-    scene.fields()
-    scene.roads()
-    scene.ignore_regions()
+    scene = Scene(np.random.default_rng([0, 5]), 192, 192)
+    terrain.fields(scene)
+    terrain.roads(scene)
+    layout.ignore_regions(scene)
     assert scene.ignore and not scene.objects
     for x0, y0, x1, y1 in scene.ignore:
         assert scene.occupied[y0:y1, x0:x1].mean() > 0.1
 
 
 def _single_car_scene(angle: float):
-    scene = synthetic._Scene(np.random.default_rng(3), 64, 64)
+    scene = Scene(np.random.default_rng(3), 64, 64)
     scene.img[:] = 120.0
-    scene.ground[:] = synthetic._LOT
+    scene.ground[:] = LOT
     assert scene.place(2, True, at=np.array([31.3, 30.6]), angle=angle) is not None
     return scene
 
@@ -168,7 +173,7 @@ def test_box_is_tight_on_the_rotated_shape(angle):
     assert math.floor(x) == x0 + xs.min() and math.ceil(x + w) == x0 + xs.max() + 1
     assert math.floor(y) == y0 + ys.min() and math.ceil(y + h) == y0 + ys.max() + 1
     # and to a quarter pixel: the extent of the 4x supersampled shape
-    ss = synthetic._SS
+    ss = SS
     rows, cols = np.nonzero(sprite.mask)
     ex0, ey0, ex1, ey1 = sprite.extent  # the placement extent must cover the shape
     assert ex0 <= cols.min() / ss and (cols.max() + 1) / ss <= ex1
@@ -188,13 +193,13 @@ def test_occlusion_shrinks_box_and_heavy_occlusion_becomes_crowd():
     scene = _single_car_scene(0.0)
     (full,) = scene.annotations()
     x, _, w, _ = full["bbox"]
-    cut = round((x + 0.3 * w) * synthetic._SS)
+    cut = round((x + 0.3 * w) * SS)
     scene.ids[:, :cut] = 0  # an occluder over the left 30 % of the car
     (part,) = scene.annotations()
-    assert part["bbox"][0] == pytest.approx(cut / synthetic._SS)
+    assert part["bbox"][0] == pytest.approx(cut / SS)
     assert part["bbox"][0] + part["bbox"][2] == pytest.approx(x + w)
     assert 0.5 <= part["visibility"] < 1 and part["iscrowd"] == 0
-    scene.ids[:, : round((x + 0.8 * w) * synthetic._SS)] = 0
+    scene.ids[:, : round((x + 0.8 * w) * SS)] = 0
     (hidden,) = scene.annotations()
     assert hidden["visibility"] < 0.5 and hidden["iscrowd"] == 1
     scene.ids[:] = 0
@@ -320,7 +325,9 @@ def test_register_rejects_unknown_keys(tmp_path, catalog_name):
 
 def test_defaults(monkeypatch):
     assert set(DEFAULT_SPLITS) == {
-        "synthetic_aerial_train", "synthetic_aerial_val", "synthetic_aerial_demo_train"
+        "synthetic_aerial_train",
+        "synthetic_aerial_val",
+        "synthetic_aerial_demo_train",
     }
     seeds = {cfg["seed"] for cfg in DEFAULT_SPLITS.values()}
     assert len(seeds) == 3  # every split has its own scenes
@@ -328,3 +335,24 @@ def test_defaults(monkeypatch):
     assert synthetic.default_root() == os.path.join("/data/d2", "synthetic_aerial")
     monkeypatch.delenv("DETECTRON2_DATASETS")
     assert synthetic.default_root() == os.path.join("datasets", "synthetic_aerial")
+
+
+def test_register_checks_every_split_before_registering_any(tmp_path, catalog_name):
+    good = {"split": "ok", "num_images": 2, "image_size": (64, 64), "progress": False}
+    with pytest.raises(ValueError, match="expected keys"):
+        register_synthetic_aerial(str(tmp_path), {catalog_name: good, "other": {"size": 3}})
+    assert catalog_name not in DatasetCatalog.list()
+
+
+def test_public_api():
+    assert synthetic.__all__ == [
+        "DEFAULT_SPLITS",
+        "SYNTHETIC_CLASSES",
+        "SYNTHETIC_PROTOCOL",
+        "default_root",
+        "generate_synthetic_aerial",
+        "register_synthetic_aerial",
+        "summarize",
+    ]
+    assert all(hasattr(synthetic, name) for name in synthetic.__all__)
+    assert synthetic.SYNTHETIC_PROTOCOL == "synthetic"

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from prnet.export import extract_state_dict, load_weights, tensorrt_unavailable_reason
+from prnet.checkpoint import extract_state_dict, load_weights
+from prnet.export import tensorrt_unavailable_reason
 from prnet.export.tensorrt import TensorRTUnavailable, build_engine, require_tensorrt
 
 

@@ -5,7 +5,7 @@ differences (moved box, missing detection, wrong class, wrong score) fail with a
 import pytest
 import torch
 
-from prnet.export import ExportMismatch, compare_outputs, formats, runtime
+from prnet.export import ExportMismatch, compare_outputs, exporter
 from prnet.export.graph import NMS_OUTPUTS, DeployableDetector, nms_in_graph
 
 RULES = dict(score_thresh=0.05, nms_thresh=0.7)
@@ -200,8 +200,8 @@ def test_verify_export_accepts_near_ties(prnet_model, near_ties, monkeypatch):
         assert (out["num_detections"] == j + 1).all()
         return out
 
-    monkeypatch.setattr(runtime, "load_exported", _fake_exported(wrapper, edit))
-    formats.verify_export("prnet_n.onnx", wrapper, images)
+    monkeypatch.setattr(exporter, "load_exported", _fake_exported(wrapper, edit))
+    exporter.verify_export("prnet_n.onnx", wrapper, images)
 
 
 def test_verify_export_rejects_a_moved_box(prnet_model, near_ties, monkeypatch):
@@ -212,6 +212,6 @@ def test_verify_export_rejects_a_moved_box(prnet_model, near_ties, monkeypatch):
         out["boxes"][1, 3, 0::2] += 3.0
         return out
 
-    monkeypatch.setattr(runtime, "load_exported", _fake_exported(wrapper, edit))
+    monkeypatch.setattr(exporter, "load_exported", _fake_exported(wrapper, edit))
     with pytest.raises(ExportMismatch, match="image 1: .*\n  eager only: .*\n  exported only:"):
-        formats.verify_export("prnet_n.onnx", wrapper, images)
+        exporter.verify_export("prnet_n.onnx", wrapper, images)

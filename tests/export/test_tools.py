@@ -1,4 +1,4 @@
-"""One command: tools/export_model.py (export + verify + evaluate the exported file with a
+"""One command: tools/export_model.py (``prnet.cli.export``: export + verify + evaluate the exported file with a
 preset). PRNet-n at its initialisation, tiny synthetic data."""
 import json
 import os
@@ -7,11 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from prnet.utils.testing import load_tool, register_tiny_val_split, repo_root
+from prnet.cli import export as tool
+from prnet.utils.testing import register_tiny_val_split, repo_root
 
 ROOT = repo_root()
-
-_tool = load_tool
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +19,6 @@ def tiny_dataset(tmp_path_factory):
 
 
 def test_export_onnx_with_nms_then_evaluate(tmp_path, tiny_dataset, monkeypatch):
-    tool = _tool("export_model")
-    monkeypatch.setattr(tool, "register_datasets", lambda: None)  # keep the tiny split
     out = str(tmp_path / "prnet_n.onnx")
     result = tool.main([
         "--config-file", os.path.join(ROOT, "configs/PRNet/prnet_n.py"), "--format", "onnx",

@@ -1,4 +1,4 @@
-"""tools/predict.py in one process: images, a folder and a video -> results JSON and pictures;
+"""tools/predict.py (``prnet.cli.predict``) in one process: images, a folder and a video -> results JSON and pictures;
 sliced evaluation with a preset. PRNet-n at its initialisation, tiny synthetic data."""
 import json
 import os
@@ -7,11 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from prnet.utils.testing import load_tool, register_tiny_val_split, repo_root
+from prnet.cli import predict as tool
+from prnet.utils.testing import register_tiny_val_split, repo_root
 
 ROOT = repo_root()
-
-_tool = load_tool
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,6 @@ def test_predict_images_folder_video_and_sliced_eval(tmp_path, tiny_dataset):
     for _ in range(3):
         writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
     writer.release()
-    tool = _tool("predict")
     common = ["--config-file", os.path.join(ROOT, "configs/PRNet/prnet_n.py"),
               "--image-size", "64", "--score-thresh", "0.0", "--max-det", "5"]
     out = tmp_path / "pred"

@@ -1,4 +1,4 @@
-"""Shape contracts and parameter formulas of the building blocks (spec Secs. 1-2)."""
+"""Shape contracts and parameter formulas of the building blocks (docs/paper.md)."""
 import pytest
 import torch
 from torch import nn

@@ -22,7 +22,7 @@ def test_csp_is_a_timm_model_with_features_only(name):
 
 
 def test_csp_backbone_reference_sizes():
-    # Spec Sec. 3, layers 0-10 (unfused, BN counted).
+    # docs/paper.md layer table, layers 0-10 (unfused, BN counted).
     assert n_params(timm.create_model("prnet_csp_s", features_only=True)) == 5_499_944
     assert n_params(timm.create_model("prnet_csp_l", features_only=True)) == 12_831_112
 

@@ -1,10 +1,10 @@
-"""PRNet built from the config files has the paper's size (spec Sec. 3)."""
+"""PRNet built from the config files has the paper's size (docs/paper.md)."""
 import pytest
 
 from prnet.analysis import count_flops, count_parameters
-from prnet.export import build_model
+from prnet import build_model
 
-# Spec Sec. 3 (nc = 10): unfused parameters and GFLOPs = 2 x conv multiply-adds at 640x640.
+# docs/paper.md (10 classes): unfused parameters and GFLOPs = 2 x conv multiply-adds at 640x640.
 REFERENCE = {"s": (7_783_382, 44.16), "l": (24_584_822, 194.8)}
 
 

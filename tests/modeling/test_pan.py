@@ -1,4 +1,4 @@
-"""The YOLO11 PAN neck and the Detectron2 FPN ablation: structure, sizes against the spec, any backbone."""
+"""The YOLO11 PAN neck and the Detectron2 FPN ablation: structure, sizes against the paper, any backbone."""
 import pytest
 import torch
 from detectron2.modeling.backbone import FPN
@@ -20,7 +20,7 @@ def n_params(m) -> int:
     ],
 )
 def test_yolo11_s_parameter_count(stem, num_classes, expected):
-    """Spec Sec. 3: YOLO11-s 9.43 M, +ESSamp 9.49 M. Those numbers are for the spec's nc = 10 (its layer
+    """The paper's ablation grid: YOLO11-s 9.43 M, +ESSamp 9.49 M. Those numbers are for nc = 10 (its layer
     table's setting): conv stem 9,431,646 -> 9.43 M and ESSamp stem 9,489,606 -> 9.49 M, both exact to
     the reported digits. At nc = 80 the class branches grow by 3 levels x 70 x 129 = 27,090 parameters:
     9,458,736 (0.30 % above 9.43 M, inside the 1 % tolerance). Ultralytics' own yolo11s summary at

@@ -1,9 +1,9 @@
-"""The PRN neck: structure, sizes against the spec, any backbone, 0-3 refinement layers."""
+"""The PRN neck: structure, sizes against the paper's layer table, any backbone, 0-3 refinement layers."""
 import pytest
 import torch
 
 from prnet.modeling import PRN, TimmBackbone
-from prnet.modeling.backbone.csp import make_downsample
+from prnet.layers import make_downsample
 
 
 def n_params(m) -> int:
@@ -26,7 +26,7 @@ def test_prn_outputs_named_by_stride_with_scaled_widths():
 
 
 def test_prn_paper_neck_sizes():
-    # Spec Sec. 3: whole model minus the head (432,622 at s, 823,278 at l).
+    # docs/paper.md layer table: whole model minus the head (432,622 at s, 823,278 at l).
     assert n_params(PRN(TimmBackbone("prnet_csp_s"), scale="s")) == 7_783_382 - 432_622
     assert n_params(PRN(TimmBackbone("prnet_csp_l"), scale="l")) == 24_584_822 - 823_278
 

@@ -5,16 +5,16 @@ import os
 
 import pytest
 
-from prnet.utils.testing import load_tool, register_tiny_synthetic, repo_root
+from prnet.experiments import ablation
+from prnet.experiments.ablation_report import spread
+from prnet.utils.testing import register_tiny_synthetic, repo_root
 
 
 @pytest.fixture(scope="module")
 def ablate(tmp_path_factory):
     root = tmp_path_factory.mktemp("ablate")
     train, val = register_tiny_synthetic(str(root / "data"), "ablatetest", image_size=64)
-    mp = pytest.MonkeyPatch()
-    mp.syspath_prepend(os.path.join(repo_root(), "tools"))  # as when run as a script
-    tool = load_tool("ablate")
+    tool = ablation
     out = root / "out"
     configs = [os.path.join(repo_root(), "configs", c)
                for c in ("PRNet/prnet_s.py", "ablations/pan_p2_s.py")]
@@ -29,7 +29,6 @@ def ablate(tmp_path_factory):
     ]
     report = tool.main(argv)
     yield tool, argv, out, report
-    mp.undo()
 
 
 def test_table_rows(ablate):
@@ -42,9 +41,9 @@ def test_table_rows(ablate):
         assert r["seeds"] == [0, 1] and [run["seed"] for run in r["runs"]] == [0, 1]
         for metrics in (r["metrics"], r["metrics_raw"]):  # EMA and raw weights, over the seeds
             assert set(metrics) == {"AP", "AP50", "APvt", "APt", "APs"}
-            for spread in metrics.values():
-                assert len(spread["values"]) == 2
-                assert all(v is None or 0.0 <= v <= 100.0 for v in spread["values"])
+            for over_seeds in metrics.values():
+                assert len(over_seeds["values"]) == 2
+                assert all(v is None or 0.0 <= v <= 100.0 for v in over_seeds["values"])
         # the same head widths for both necks; parts add up to the whole model
         assert set(r["parts"]) == {"backbone", "neck", "head"}
         assert sum(p["params"] for p in r["parts"].values()) == r["params"]
@@ -78,11 +77,9 @@ def test_head_channels_are_the_same_for_every_neck(ablate):
     assert widths == {(64, 32)}
 
 
-def test_spread_is_mean_and_sample_std(ablate):
-    tool = ablate[0]
-    spread = tool._spread([10.0, 12.0, 14.0])
-    assert spread == {"mean": 12.0, "std": 2.0, "values": [10.0, 12.0, 14.0]}
-    assert tool._spread([5.0, None])["std"] is None
+def test_spread_is_mean_and_sample_std():
+    assert spread([10.0, 12.0, 14.0]) == {"mean": 12.0, "std": 2.0, "values": [10.0, 12.0, 14.0]}
+    assert spread([5.0, None])["std"] is None
 
 
 def test_rerun_reuses_results(ablate, monkeypatch):

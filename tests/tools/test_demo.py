@@ -5,14 +5,12 @@ import os
 
 import pytest
 
-from prnet.utils.testing import load_tool, register_tiny_synthetic, repo_root
+from prnet.experiments import demo
+from prnet.utils.testing import register_tiny_synthetic
 
 
 def _run_demo(tmp_path, monkeypatch, export_error=None):
     train, val = register_tiny_synthetic(str(tmp_path / "data"), "demotest", image_size=64)
-    # as when run as a script: tools/ is on sys.path, so the demo imports the training tool
-    monkeypatch.syspath_prepend(os.path.join(repo_root(), "tools"))
-    demo = load_tool("demo")
     if export_error is not None:
         def failing_export(*_, **__):
             raise export_error
@@ -63,7 +61,5 @@ def test_failed_export_keeps_the_results_and_exits_non_zero(tmp_path, monkeypatc
 
 
 def test_demo_config_typo_is_refused(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(os.path.join(repo_root(), "tools"))
-    demo = load_tool("demo")
     with pytest.raises(Exception, match="max_iters"):
         demo.main(["--output-dir", str(tmp_path), "train.max_iters=2"])

@@ -1,4 +1,4 @@
-"""The optional Ultralytics peer (``tools/ultralytics_peer.py``): its YOLO-format export (no
+"""The optional Ultralytics peer (``prnet.experiments.ultralytics_peer``): its YOLO-format export (no
 ``ultralytics`` needed), one tiny end-to-end run (skipped without ``ultralytics``), and the rule
 that the ``prnet`` library never imports ``ultralytics``."""
 
@@ -13,7 +13,8 @@ import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
-from prnet.utils.testing import load_tool, register_tiny_synthetic, repo_root
+from prnet.experiments import ultralytics_peer as peer
+from prnet.utils.testing import register_tiny_synthetic, repo_root
 
 
 def _read_labels(path):
@@ -23,7 +24,6 @@ def _read_labels(path):
 
 def test_export_split_normalises_and_skips_crowd(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ultralytics", None)  # any import of it would fail
-    peer = load_tool("ultralytics_peer")
     image = tmp_path / "scene.png"
     image.write_bytes(b"")  # only linked, never read (height/width are in the record)
     records = [
@@ -61,7 +61,6 @@ def test_export_split_normalises_and_skips_crowd(tmp_path, monkeypatch):
 def test_export_registered_synthetic(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ultralytics", None)
     train, val = register_tiny_synthetic(str(tmp_path / "data"), "peer_export", image_size=64)
-    peer = load_tool("ultralytics_peer")
     out = peer.export_yolo_dataset(train, val, str(tmp_path / "out"))
 
     with open(out["data_yaml"], encoding="utf-8") as f:
@@ -108,8 +107,7 @@ def test_library_never_imports_ultralytics():
                 importlib.import_module(info.name)
             except Exception as e:  # optional backends (TensorRT, ...) may be missing here
                 failed.append(f"{info.name}: {type(e).__name__}")
-        from prnet.utils.testing import load_tool
-        load_tool("ultralytics_peer")
+        import prnet.experiments.ultralytics_peer  # imports ultralytics only inside functions
         leaked = sorted(m for m in sys.modules if m.split(".")[0] == "ultralytics")
         assert not leaked, leaked
         print("ok", len(failed), failed)
@@ -125,7 +123,6 @@ def test_library_never_imports_ultralytics():
 def test_yolo11n_end_to_end(tmp_path):
     pytest.importorskip("ultralytics", reason="optional peer: pip install ultralytics")
     train, val = register_tiny_synthetic(str(tmp_path / "data"), "peer_e2e", image_size=64)
-    peer = load_tool("ultralytics_peer")
     result = peer.train_and_evaluate(
         "yolo11n", train, val, image_size=64, test_image_size=64, epochs=1, batch=2,
         output_dir=str(tmp_path / "out"), preset="synthetic", latency_size=64, workers=0,

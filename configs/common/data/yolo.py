@@ -1,4 +1,4 @@
-"""Data pipeline of the recipe (PRNET.md Sec. 4): mosaic + YOLO augmentation for training, long-
+"""Data pipeline of the recipe (docs/recipe.md): mosaic + YOLO augmentation for training, long-
 side resize for testing, ``AerialEvaluator`` for scoring. Dataset configs set the names, image
 size and protocol preset; ``dataloader.train.mapper.image_size`` is the one image size."""
 from detectron2.config import LazyCall as L

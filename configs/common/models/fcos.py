@@ -1,5 +1,5 @@
 """Detectron2's FCOS (its FCOSHead with GroupNorm, centre sampling, focal + GIoU + centerness
-losses, NMS) on PRN-s: the neck of ``prnet.py`` with its P2-P4 outputs at strides 4/8/16 (issue 5).
+losses, NMS) on PRN-s: the neck of ``prnet.py`` with its P2-P4 outputs at strides 4/8/16.
 
 Choices, for tiny aerial objects (4-32 px) and prnet's data:
 * points: FCOS puts one point per location of ``head_in_features`` at the neck's strides and assigns

@@ -1,5 +1,5 @@
 """Detectron2's RetinaNet (its RetinaNetHead, anchors, IoU matcher, focal + smooth-L1 losses, NMS)
-on PRN-s: the neck of ``prnet.py`` with its P2-P4 outputs at strides 4/8/16 (issue 5).
+on PRN-s: the neck of ``prnet.py`` with its P2-P4 outputs at strides 4/8/16.
 
 Choices, for tiny aerial objects (4-32 px) and prnet's data:
 * anchors: 3 scales x 3 aspect ratios per level, base size 2x the stride (8-51 px over p2-p4), as

@@ -28,6 +28,7 @@ from prnet.data.converters.aitod import AITOD_CLASSES, AITOD_SPLITS
 from prnet.data.converters.uavdt import UAVDT_CLASSES
 from prnet.data.converters.visdrone import VISDRONE_CLASSES, VISDRONE_SPLITS
 from prnet.data.datasets.coco import load_coco_json_with_ignore
+from prnet.data.synthetic import register_synthetic_aerial
 
 __all__ = [
     "AERIAL_SPLITS",
@@ -142,7 +143,5 @@ def register_all_aerial(root: str | os.PathLike | None = None) -> list[str]:
 if __name__.endswith(".builtin"):
     # Registered on import, as Detectron2 does for COCO/LVIS; nothing is read here (the synthetic
     # splits are generated on their first DatasetCatalog.get).
-    from prnet.data.synthetic import register_synthetic_aerial
-
     register_all_aerial()
     register_synthetic_aerial()

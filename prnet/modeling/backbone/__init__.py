@@ -1,4 +1,4 @@
-from .csp import CSPBackbone, make_downsample
+from .csp import CSPBackbone
 from .stems import ESSAMP_STEM_FAMILIES, essamp_stem_family, swap_stem_for_essamp
 from .timm_backbone import TimmBackbone, stride_to_name
 
@@ -7,7 +7,6 @@ __all__ = [
     "ESSAMP_STEM_FAMILIES",
     "TimmBackbone",
     "essamp_stem_family",
-    "make_downsample",
     "stride_to_name",
     "swap_stem_for_essamp",
 ]

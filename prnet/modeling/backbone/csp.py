@@ -1,9 +1,9 @@
 """The PRNet backbone: a YOLO11-style CSP network with an ESSamp stem, registered as timm models.
 
-``timm.create_model("prnet_csp_s", features_only=True)`` yields the stride 4/8/16/32 maps (B2..B5 in the
-spec) exactly as it does for ``resnet50``; ``TimmBackbone`` turns that into a Detectron2 backbone.
+``timm.create_model("prnet_csp_s", features_only=True)`` yields the stride 4/8/16/32 maps (B2..B5 in
+docs/paper.md) exactly as it does for ``resnet50``; ``TimmBackbone`` turns that into a Detectron2 backbone.
 
-Layer table (spec Sec. 3, reference widths before scaling):
+Layer table (docs/paper.md; reference widths before scaling):
 
 =====  ======================================  ======  ==============================
 stage  layers                                  stride  feature (timm ``feature_info``)
@@ -22,19 +22,10 @@ from torch import nn
 from timm.layers import ClassifierHead
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 
-from ...layers import C2PSA, C3k2, ESSamp, SPPF, Conv
+from ...layers import C2PSA, C3k2, SPPF, Conv, make_downsample
 from ..scales import ModelScale, get_scale
 
-__all__ = ["CSPBackbone", "make_downsample"]
-
-
-def make_downsample(kind: str, c_in: int, c_out: int, depth_multiplier: int = 2) -> nn.Module:
-    """A stride-2 step: ``"conv"`` (3x3 Conv, stride 2, YOLO11) or ``"essamp"`` (lossless ESSamp)."""
-    if kind == "conv":
-        return Conv(c_in, c_out, 3, 2)
-    if kind == "essamp":
-        return ESSamp(c_in, c_out, depth_multiplier=depth_multiplier)
-    raise ValueError(f"Unknown downsampling {kind!r}; expected 'conv' or 'essamp'")
+__all__ = ["CSPBackbone"]
 
 
 class CSPBackbone(nn.Module):

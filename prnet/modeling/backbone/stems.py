@@ -1,6 +1,6 @@
 """Swap the stem of a timm ``features_only`` model for ESSamp steps (PRNet's lossless downsampler).
 
-The paper puts ESSamp on the first two stride-2 steps of its backbone (spec Sec. 1). To try that on
+The paper puts ESSamp on the first two stride-2 steps of its backbone (docs/paper.md). To try that on
 other backbones we rebuild only those steps with the same input and output channels, so every later
 stage, feature level and output stride stays as timm declares it in ``feature_info``. Per family
 (timm's model module, so ``timm.list_models(module="resnet")`` is the resnet family):

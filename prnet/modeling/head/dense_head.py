@@ -1,4 +1,4 @@
-"""The decoupled anchor-free detection head of PRNet (YOLO11 head, spec Sec. 4) and its box decoding.
+"""The decoupled anchor-free detection head of PRNet (YOLO11's, docs/paper.md) and its box decoding.
 
 Per level, a box branch predicts for each side (left, top, right, bottom) a distribution over
 ``reg_max`` distances in stride units (DFL, Distribution Focal Loss); a class branch predicts
@@ -52,7 +52,7 @@ def distances_to_boxes(
 
 
 class DenseHead(nn.Module):
-    """Per-level box (DFL) and class branches (spec Sec. 4), weights not shared between levels.
+    """Per-level box (DFL) and class branches (YOLO11's), weights not shared between levels.
 
     Box branch: Conv3x3(-> c2) -> Conv3x3 -> 1x1 conv to ``4 * reg_max``, ``c2 = max(16, C_P2 / 4, 4 reg_max)``.
     Class branch: DWConv3x3 -> Conv1x1(-> c3) -> DWConv3x3 -> Conv1x1 -> 1x1 conv to ``num_classes``,

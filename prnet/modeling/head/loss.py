@@ -1,4 +1,4 @@
-"""PRNet's training loss (YOLO11 recipe, spec Sec. 4): BCE on task-aligned soft targets, CIoU and DFL.
+"""PRNet's training loss (YOLO11's, docs/paper.md): BCE on task-aligned soft targets, CIoU and DFL.
 
 Every term is normalised by the sum of the soft targets over the batch; box terms are weighted by each
 positive's target score. Unlike Ultralytics we do not multiply the loss by the batch size: as everywhere in

@@ -1,4 +1,4 @@
-"""Detectron2's ``FPN`` with its width taken from a model scale (the FPN ablation, spec Sec. 3).
+"""Detectron2's ``FPN`` with its width taken from a model scale (the FPN ablation).
 
 ``ScaledFPN`` *is* ``detectron2.modeling.backbone.FPN`` (same layers, forward and output names); it only
 adds a ``scale`` argument so that an FPN config answers the same one-line override as PRN and PAN configs

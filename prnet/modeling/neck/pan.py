@@ -1,4 +1,4 @@
-"""YOLO11's PAN neck (the baseline PRN is compared with; spec Sec. 3 ablation grid).
+"""YOLO11's PAN neck (the baseline PRN is compared with in the paper's ablation grid).
 
 A top-down path from the coarsest backbone map, then a bottom-up path back, each step a concat and a
 C3k2 (reference widths before scaling, YOLO11's head layers 11-22):
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import torch
 from detectron2.modeling import Backbone
-from torch import nn
 
-from ...layers import C3k2
-from ..backbone.csp import make_downsample
+from ...layers import C3k2, make_downsample
 from ..scales import ModelScale, get_scale
 from .base import StridedNeck, upsample2x
 

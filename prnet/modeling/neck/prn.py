@@ -1,4 +1,4 @@
-"""PRN, the Progressive Refinement Neck of PRNet (arXiv 2510.09531, Sec. 3.2; spec Sec. 3).
+"""PRN, the Progressive Refinement Neck of PRNet (arXiv 2510.09531, Sec. 3.2; docs/paper.md).
 
 Where FPN/PAN work mostly on deep, low-resolution maps, PRN keeps going back to the *original* shallow
 backbone maps (B2 at stride 4, B3 at stride 8) and refines a stride-4 map in stages:
@@ -19,8 +19,7 @@ import torch
 from detectron2.modeling import Backbone
 from torch import nn
 
-from ...layers import C3k2
-from ..backbone.csp import make_downsample
+from ...layers import C3k2, make_downsample
 from ..scales import ModelScale, get_scale
 from .base import StridedNeck, upsample2x
 
@@ -29,7 +28,7 @@ __all__ = ["PRN", "PRNLayer"]
 
 
 class PRNLayer(nn.Module):
-    """One refinement layer: ``(S, B2, B3) -> S'`` at stride 4 (spec layers 20-27).
+    """One refinement layer: ``(S, B2, B3) -> S'`` at stride 4 (layers 20-27 of the table in docs/paper.md).
 
     ``S`` goes down to stride 8 (``down3``), through a wide C3k2 (``refine3``), is fused with B3
     (``fuse3``), brought back up and fused with ``[B2, S]`` (``fuse2``).
@@ -96,17 +95,17 @@ class PRN(StridedNeck):
         c_b2, c_b3, c_b4, c_b5 = (shapes[f].channels for f in in_features)
         c128, c256, c512 = s.channels(128), s.channels(256), s.channels(512)
 
-        # Stage 1: top-down to stride 4 (spec layers 11-19).
+        # Stage 1: top-down to stride 4 (layers 11-19 of docs/paper.md).
         self.stage1_fuse4 = C3k2(c_b5 + c_b4, c512, n, s.c3k(True))
         self.stage1_fuse3 = C3k2(c512 + c_b3, c256, n, s.c3k(False))
         self.stage1_fuse2 = C3k2(c256 + c_b2, c128, n, s.c3k(False))
-        # Stage 2: progressive refinement of the stride-4 map (spec layers 20-27, once per layer).
+        # Stage 2: progressive refinement of the stride-4 map (layers 20-27, once per layer).
         layers, c_s = [], c128
         for _ in range(num_prn_layers):
             layers.append(PRNLayer(c_s, c_b2, c_b3, s, downsample, dm))
             c_s = layers[-1].out_channels
         self.prn_layers = nn.ModuleList(layers)
-        # Stage 3: the output pyramid, built from the refined stride-4 map only (spec layers 28-37).
+        # Stage 3: the output pyramid, built from the refined stride-4 map only (layers 28-37).
         self.out_down3 = make_downsample(downsample, c_s, c128, dm)
         self.out_down4 = make_downsample(downsample, c128, c256, dm)
         self.out_fuse4 = C3k2(c256, c512, n, s.c3k(False))

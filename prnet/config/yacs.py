@@ -14,7 +14,7 @@ from __future__ import annotations
 from detectron2.config import CfgNode as CN
 from detectron2.modeling import BACKBONE_REGISTRY
 
-from .modeling import PRN, TimmBackbone
+from ..modeling import PRN, TimmBackbone
 
 __all__ = ["add_prnet_config", "build_prnet_backbone"]
 

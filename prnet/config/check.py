@@ -134,7 +134,7 @@ def check_dataset_names(cfg, registered: Sequence[str] | None = None) -> list[st
 #: keys whose value must be one of a few strings (checked after the overrides are applied)
 CHOICES = {
     "train.data_check": ("header", "full", "off"),  # prnet.data.check.DATA_CHECK_MODES
-    "train.nan_policy": ("stop", "skip"),  # prnet.engine.defaults.NAN_POLICIES
+    "train.nan_policy": ("stop", "skip"),  # prnet.engine.trainer.NAN_POLICIES
 }
 
 

@@ -1,0 +1,117 @@
+"""Export a PRNet LazyConfig model to TorchScript, ONNX or a TensorRT engine, check it against
+eager PyTorch at a second size, and optionally evaluate the exported file with an evaluator preset.
+
+``tools/export_model.py`` is its command line. Examples::
+
+    python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
+        --format onnx --output out/prnet_s.onnx --nms --trace-size 640 640
+    python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
+        --format tensorrt --precision int8 --calib-dataset visdrone_val --output out/prnet_s.engine
+    # evaluate an exported file (same presets as training-time evaluation)
+    python tools/export_model.py --exported out/prnet_s.onnx --eval visdrone_val --preset visdrone
+    python tools/export_model.py ... model.num_classes=7        # key=value config overrides
+
+Outputs and their order are documented in prnet/export/graph.py and in the ``<file>.json`` sidecar.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from detectron2.utils.logger import setup_logger
+
+from prnet.export import (
+    EXPORT_FORMATS,
+    FORMAT_SUFFIX,
+    TensorRTUnavailable,
+    export_model,
+    load_exported,
+)
+from prnet.inference import Predictor, evaluate_predictor
+from prnet.modeling.build import build_model
+
+__all__ = ["get_parser", "main"]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tools/export_model.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--config-file", help="LazyConfig file (configs/PRNet/...)")
+    p.add_argument("--weights", help="checkpoint (Detectron2 checkpointer; EMA weights preferred)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
+    p.add_argument("--output", help="exported file (default: output/export/<config>.<ext>)")
+    p.add_argument("--nms", action="store_true", help="put NMS in the graph (padded outputs)")
+    p.add_argument("--trace-size", type=int, nargs=2, default=(640, 640), metavar=("H", "W"))
+    p.add_argument("--batch", type=int, default=1, help="batch size of the tracing input")
+    p.add_argument("--verify-size", type=int, nargs=2, default=(480, 352), metavar=("H", "W"),
+                   help="second size checked against eager PyTorch (batch 2)")
+    p.add_argument("--no-verify", action="store_true")
+    p.add_argument("--max-det", type=int, help="NMS graph: detections per image")
+    p.add_argument("--score-thresh", type=float, help="NMS graph: score threshold")
+    p.add_argument("--nms-thresh", type=float, help="NMS graph: IoU threshold")
+    p.add_argument("--topk", type=int, help="NMS graph: candidates before NMS (TensorRT <= 3840)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--device", default="cpu", help="device to trace on (cuda for TensorRT)")
+    trt = p.add_argument_group("TensorRT")
+    trt.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16")
+    trt.add_argument("--min-shape", type=int, nargs=4, default=(1, 3, 320, 320))
+    trt.add_argument("--opt-shape", type=int, nargs=4, default=(1, 3, 640, 640))
+    trt.add_argument("--max-shape", type=int, nargs=4, default=(8, 3, 1280, 1280))
+    trt.add_argument("--calib-dataset", help="registered dataset for INT8 calibration")
+    trt.add_argument("--calib-images", type=int, default=64)
+    trt.add_argument("--calib-cache", help="INT8 calibration cache file (read/write)")
+    ev = p.add_argument_group("evaluation of the exported file")
+    ev.add_argument("--exported", help="evaluate this exported file instead of exporting")
+    ev.add_argument("--eval", metavar="DATASET", help="registered dataset to evaluate on")
+    ev.add_argument("--preset", default="coco", help="evaluator preset (coco, aitod, visdrone, uavdt)")
+    ev.add_argument("--image-size", type=int, default=640, help="test long side")
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--limit", type=int, help="evaluate the first N images only")
+    ev.add_argument("--eval-output", help="directory for results json and metrics.json")
+    p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="key=value config overrides")
+    return p
+
+
+def main(argv=None) -> dict:
+    args = get_parser().parse_args(argv)
+    logger = setup_logger(name="prnet")
+    result = {}
+    path = args.exported
+    if path is None:
+        if not args.config_file:
+            raise SystemExit("--config-file is required to export (or pass --exported FILE)")
+        if not args.weights:
+            logger.warning("no --weights: exporting the model at its initialisation")
+        ext = FORMAT_SUFFIX[args.format]
+        stem = os.path.splitext(os.path.basename(args.config_file))[0]
+        path = args.output or os.path.join("output", "export", stem + ext)
+        try:
+            model = build_model(args.config_file, args.weights, args.opts, device=args.device)
+            trt_kwargs = {}
+            if args.format == "tensorrt":
+                trt_kwargs = dict(
+                    precision=args.precision, min_shape=args.min_shape, opt_shape=args.opt_shape,
+                    max_shape=args.max_shape, calib_dataset=args.calib_dataset,
+                    calib_images=args.calib_images, calib_cache=args.calib_cache,
+                )
+            export_model(
+                model, args.format, path, with_nms=args.nms,
+                trace_size=(args.batch, *args.trace_size),
+                verify_size=None if args.no_verify else (2, *args.verify_size),
+                max_det=args.max_det, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh,
+                topk=args.topk, opset=args.opset, **trt_kwargs,
+            )
+        except TensorRTUnavailable as e:
+            raise SystemExit(f"cannot build a TensorRT engine here: {e}") from e
+        logger.info("exported %s (sidecar %s.json)", path, path)
+        result["exported"] = path
+    if args.eval:
+        backend = load_exported(path)
+        predictor = Predictor(backend, args.image_size, args.batch_size)
+        metrics = evaluate_predictor(
+            predictor, args.eval, args.preset, output_dir=args.eval_output, limit=args.limit
+        )
+        print(json.dumps(metrics, indent=2, default=float))
+        result["metrics"] = metrics
+    return result

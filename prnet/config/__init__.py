@@ -1,0 +1,25 @@
+"""Configuration: the one LazyConfig loader (with checked overrides), the override and
+dataset-name checks, and Detectron2 yacs-config support."""
+
+from .check import (
+    CHOICES,
+    ConfigError,
+    check_choices,
+    check_config,
+    check_dataset_names,
+    check_overrides,
+)
+from .load import load_config
+from .yacs import add_prnet_config, build_prnet_backbone
+
+__all__ = [
+    "CHOICES",
+    "ConfigError",
+    "add_prnet_config",
+    "build_prnet_backbone",
+    "check_choices",
+    "check_config",
+    "check_dataset_names",
+    "check_overrides",
+    "load_config",
+]

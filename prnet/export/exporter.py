@@ -1,0 +1,109 @@
+"""Export a detector to a file and prove the file computes what PyTorch does: :func:`export_model`
+(TorchScript, ONNX, TensorRT) and :func:`verify_export` (the file against the eager graph at a
+second size, NMS outputs compared as sets, see :mod:`prnet.export.compare`)."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .compare import compare_outputs
+from .formats import export_onnx, export_torchscript, make_sample_images
+from .graph import DeployableDetector
+from .metadata import EXPORT_FORMATS
+from .runtime import load_exported
+from .tensorrt import build_engine, require_tensorrt
+
+__all__ = ["export_model", "verify_export"]
+
+logger = logging.getLogger(__name__)
+
+
+def verify_export(
+    path: str,
+    wrapper: DeployableDetector,
+    images: torch.Tensor,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+    **compare_kwargs,
+) -> None:
+    """Run the exported file and the eager wrapper on ``images`` (pick a size other than the
+    traced one) and assert equal outputs: raw outputs element-wise; NMS detections per image as
+    sets, allowing for near ties, which backends may order differently (see
+    :func:`prnet.export.compare.compare_outputs`, which ``compare_kwargs`` go to). Raises
+    :class:`~prnet.export.compare.ExportMismatch` (an ``AssertionError``)."""
+    exported = load_exported(path, device=images.device)
+    with torch.no_grad():
+        expected = dict(zip(wrapper.output_names, wrapper(images)))
+    if wrapper.with_nms:
+        candidates, score_cut = _eager_candidates(wrapper, images)
+        rules = dict(score_thresh=score_cut, nms_thresh=wrapper.nms_thresh, max_det=wrapper.max_det)
+        compare_kwargs = {**rules, "candidates": candidates, **compare_kwargs}
+    compare_outputs(expected, exported(images), rtol=rtol, atol=atol, **compare_kwargs)
+
+
+@torch.no_grad()
+def _eager_candidates(wrapper: DeployableDetector, images: torch.Tensor):
+    """What the NMS graph chooses from, for :func:`compare_outputs`: the raw boxes (clipped) and
+    scores, and per image the lowest score a candidate may have (score threshold or top-k cut)."""
+    boxes, scores = DeployableDetector(wrapper.model, with_nms=False)(images)
+    h, w = images.shape[-2:]
+    boxes = torch.stack([boxes[..., j].clamp(0, (w, h)[j % 2]) for j in range(4)], -1)
+    flat = scores.flatten(1)  # zero-padded to topk columns, as in nms_in_graph
+    flat = torch.cat((flat, flat.new_zeros((flat.shape[0], wrapper.topk))), 1)
+    kth = flat.topk(wrapper.topk, dim=1).values[:, -1]
+    return {"boxes": boxes, "scores": scores}, kth.clamp(min=wrapper.score_thresh)
+
+
+def export_model(
+    model: nn.Module,
+    fmt: str,
+    output: str,
+    *,
+    with_nms: bool = False,
+    trace_size: Sequence[int] = (1, 640, 640),
+    verify_size: Sequence[int] | None = (2, 480, 352),
+    max_det: int | None = None,
+    score_thresh: float | None = None,
+    nms_thresh: float | None = None,
+    topk: int | None = None,
+    opset: int = 17,
+    **trt_kwargs,
+) -> str:
+    """Export ``model`` (a ``PRNetDetector``) to ``fmt`` at ``output``; returns the file path.
+
+    ``trace_size``: ``(batch, height, width)`` of the tracing input; ``verify_size``: a second
+    size at which the file is checked against eager PyTorch (``None``: skip). TensorRT goes
+    through an ONNX file next to ``output`` and :func:`prnet.export.tensorrt.build_engine`
+    (``trt_kwargs``: ``precision``, ``min_shape``, ``opt_shape``, ``max_shape``, ``calib_dataset``...).
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {EXPORT_FORMATS}")
+    if fmt == "tensorrt":
+        require_tensorrt()  # fail before the slow ONNX export
+    wrapper = DeployableDetector(
+        model.eval(),
+        with_nms,
+        max_det=max_det,
+        score_thresh=score_thresh,
+        nms_thresh=nms_thresh,
+        topk=topk,
+    ).eval()
+    device = next(model.parameters()).device
+    images = make_sample_images(*trace_size, device=device)
+    if fmt == "torchscript":
+        export_torchscript(wrapper, images, output)
+    elif fmt == "onnx":
+        export_onnx(wrapper, images, output, opset=opset)
+    else:
+        onnx_path = os.path.splitext(output)[0] + ".onnx"
+        export_onnx(wrapper.cpu(), images.cpu(), onnx_path, opset=opset)
+        wrapper.to(device)
+        build_engine(onnx_path, output, **trt_kwargs)
+    if verify_size is not None:
+        verify_export(output, wrapper, make_sample_images(*verify_size, seed=1, device=device))
+        logger.info("verified %s against eager PyTorch at %s", output, tuple(verify_size))
+    return output
