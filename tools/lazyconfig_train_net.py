@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Train or evaluate a prnet model from a LazyConfig, the Detectron2 way.
 
-Detectron2's ``tools/lazyconfig_train_net.py`` (same flags; ``do_train`` / ``do_test`` / ``main`` /
-``launch``) with prnet's loop (``prnet.engine.train_loop``): EMA, the recipe's schedule and
+Detectron2's ``tools/lazyconfig_train_net.py`` (same flags, plus ``--allow-mismatch`` for
+``--eval-only``; ``do_train`` / ``do_test`` / ``main`` / ``launch``) with prnet's loop (``prnet.engine.train_loop``): EMA, the recipe's schedule and
 warm-up, close-mosaic, best checkpoint, progress bar, seed, AMP, NaN policy, data check.
 
 Examples::
@@ -18,20 +18,17 @@ Examples::
     python tools/lazyconfig_train_net.py --config-file configs/VisDrone/prnet_s_640.py \\
         --eval-only train.init_checkpoint=output/VisDrone/prnet_s_640/model_best.pth
 """
-import sys
+from detectron2.engine import launch
 
-from detectron2.engine import default_argument_parser, launch
+from prnet.cli.errors import exits_on_user_error
+from prnet.config import load_config
+from prnet.engine.train_loop import argument_parser, do_test, do_train, main  # noqa: F401
 
-from prnet.config import ConfigError, load_config
-from prnet.engine.train_loop import do_test, do_train, main  # noqa: F401  (Detectron2's shape)
 
-
+@exits_on_user_error  # a config typo, bad data, a truncated checkpoint: the message, exit 1
 def invoke_main() -> None:
-    args = default_argument_parser().parse_args()
-    try:  # fail before any worker starts, with the key path and the allowed values
-        load_config(args.config_file, args.opts)
-    except ConfigError as e:
-        sys.exit(f"error in {args.config_file} / overrides:\n{e}")
+    args = argument_parser().parse_args()
+    load_config(args.config_file, args.opts)  # fail before any worker starts
     launch(
         main,
         args.num_gpus,

@@ -9,7 +9,13 @@ from .from_ultralytics import (
     layer_map,
     ultralytics_to_prnet,
 )
-from .weights import EMA_KEYS, extract_state_dict, load_weights, read_checkpoint
+from .weights import (
+    EMA_KEYS,
+    CheckpointReadError,
+    extract_state_dict,
+    load_weights,
+    read_checkpoint,
+)
 from .ultralytics import (
     UltralyticsCheckpoint,
     UnsafeCheckpointError,
@@ -19,6 +25,7 @@ from .ultralytics import (
 
 __all__ = [
     "EMA_KEYS",
+    "CheckpointReadError",
     "ConversionReport",
     "SourceArchitecture",
     "UltralyticsCheckpoint",

@@ -5,9 +5,9 @@ Formats (:func:`read_checkpoint`, :func:`extract_state_dict`):
 
 * Detectron2's ``DetectionCheckpointer`` file ``{"model": state_dict, ...}``; if it also holds EMA
   weights they are used. prnet's trainer saves its EMA as the checkpointable ``ema``:
-  ``{"state": {name: tensor}, "updates", "decay", "tau"}`` (empty before the first update: then
-  ``model`` is used); d2go/detrex's ``ema_state`` and ``model_ema`` (tensors possibly nested under
-  ``"state"``/``"module"``/``"state_dict"``/``"model"``) are accepted too;
+  ``{"state": {name: tensor}, "updates", "decay", "tau"}`` (empty or with 0 updates before the
+  first update: then ``model`` is used); d2go/detrex's ``ema_state`` and ``model_ema`` (tensors
+  possibly nested under ``"state"``/``"module"``/``"state_dict"``/``"model"``) are accepted too;
 * a plain model ``state_dict`` (``torch.save(model.state_dict())``);
 * an Ultralytics ``.pt`` (YOLO11, the PRNet authors' released weights), read with the restricted
   reader of :mod:`.ultralytics` and converted to the model's names (:mod:`.from_ultralytics`).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from typing import Mapping
 
 import torch
@@ -26,11 +27,25 @@ from detectron2.utils.file_io import PathManager
 from torch import nn
 
 from .from_ultralytics import ultralytics_to_prnet
-from .ultralytics import is_ultralytics_checkpoint, read_ultralytics_checkpoint
+from .ultralytics import (
+    UnsafeCheckpointError,
+    is_ultralytics_checkpoint,
+    read_ultralytics_checkpoint,
+)
 
-__all__ = ["EMA_KEYS", "extract_state_dict", "load_weights", "read_checkpoint"]
+__all__ = [
+    "EMA_KEYS",
+    "CheckpointReadError",
+    "extract_state_dict",
+    "load_weights",
+    "read_checkpoint",
+]
 
 logger = logging.getLogger(__name__)
+
+class CheckpointReadError(ValueError):
+    """A weights file that cannot be read: truncated, corrupt, or holding more than tensors."""
+
 
 #: Checkpoint keys searched, in order, for EMA weights.
 EMA_KEYS = ("ema", "ema_state", "model_ema")
@@ -51,8 +66,21 @@ def read_checkpoint(path: str | os.PathLike, model: nn.Module | None = None) -> 
         state, report = ultralytics_to_prnet(model, read_ultralytics_checkpoint(local))
         logger.info("Converted %s:\n%s", path, report.summary())
         return {"model": state, "__author__": "ultralytics", "matching_heuristics": False}
-    with PathManager.open(os.fspath(path), "rb") as f:
-        data = torch.load(f, map_location="cpu", weights_only=True)
+    if not PathManager.exists(os.fspath(path)):
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    try:
+        with PathManager.open(os.fspath(path), "rb") as f:
+            data = torch.load(f, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # weights_only refused something: say what
+        raise UnsafeCheckpointError(
+            f"{path}: refused, it holds more than tensors and plain containers; prnet reads "
+            f"weights without running code from the file ({str(e).splitlines()[-3].strip()})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointReadError(
+            f"{path}: not a complete checkpoint ({type(e).__name__}: {e}); was it cut short by "
+            "a crash or a full disk? Use an earlier checkpoint of the run."
+        ) from None
     if not isinstance(data, Mapping) or "model" not in data:
         data = {"model": data}
     return data
@@ -79,7 +107,10 @@ def extract_state_dict(checkpoint: Mapping, prefer_ema: bool = True) -> tuple[di
         raise TypeError(f"expected a checkpoint dict, got {type(checkpoint).__name__}")
     candidates = (EMA_KEYS if prefer_ema else ()) + ("model", "state_dict")
     for key in candidates:
-        state = _unwrap(checkpoint.get(key))
+        entry = checkpoint.get(key)
+        if key in EMA_KEYS and isinstance(entry, Mapping) and entry.get("updates") == 0:
+            continue  # an EMA never updated holds the initial weights
+        state = _unwrap(entry)
         if isinstance(state, Mapping) and any(torch.is_tensor(v) for v in state.values()):
             source = key
             break

@@ -12,6 +12,7 @@ import argparse
 import json
 
 from prnet.analysis import count_flops, count_parameters
+from prnet.cli.errors import exits_on_user_error
 from prnet.modeling.build import build_model
 
 __all__ = ["analyze", "main", "parse_args"]
@@ -44,6 +45,7 @@ def analyze(config_file: str, height: int, width: int, overrides=()) -> dict:
     }
 
 
+@exits_on_user_error
 def main(argv=None):
     args = parse_args(argv)
     height, width = (args.size * 2)[:2]

@@ -30,6 +30,7 @@ import torch
 from detectron2.modeling.postprocessing import detector_postprocess
 
 from prnet.analysis import count_parameters, cpu_name, time_function
+from prnet.cli.errors import exits_on_user_error
 from prnet.export import (
     EagerBackend,
     export_model,
@@ -117,6 +118,7 @@ def benchmark_backend(backend, args) -> dict:
     return results
 
 
+@exits_on_user_error
 def main(argv=None):
     args = parse_args(argv)
     if args.threads:

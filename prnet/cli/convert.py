@@ -27,6 +27,7 @@ from prnet.checkpoint import (
     read_ultralytics_checkpoint,
     ultralytics_to_prnet,
 )
+from prnet.cli.errors import exits_on_user_error
 from prnet.engine.checkpoint import atomic_write
 from prnet.modeling.build import build_model
 from prnet.utils.paths import config_dir
@@ -89,9 +90,6 @@ def convert(args) -> dict:
     return meta
 
 
+@exits_on_user_error  # an unreadable, unsafe or unsupported file: the reason, exit 1
 def main(argv=None) -> dict:
-    args = parse_args(argv)
-    try:
-        return convert(args)
-    except (ValueError, OSError, UnsafeCheckpointError) as e:  # say why, no traceback
-        sys.exit(f"convert_ultralytics: {e}")
+    return convert(parse_args(argv))

@@ -21,6 +21,7 @@ import os
 
 from detectron2.utils.logger import setup_logger
 
+from prnet.cli.errors import exits_on_user_error
 from prnet.export import (
     EXPORT_FORMATS,
     FORMAT_SUFFIX,
@@ -73,6 +74,7 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+@exits_on_user_error
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
     logger = setup_logger(name="prnet")

@@ -21,7 +21,9 @@ from omegaconf import DictConfig, ListConfig
 __all__ = [
     "CHOICES",
     "ConfigError",
+    "NUMBERS",
     "check_choices",
+    "check_numbers",
     "check_config",
     "check_dataset_names",
     "check_overrides",
@@ -150,6 +152,71 @@ def check_choices(cfg) -> list[str]:
     return problems
 
 
+_INT, _NUM = (int,), (int, float)
+#: numeric keys: (types, minimum, maximum, None allowed, other allowed values); checked after the
+#: overrides, so ``train.max_iter=abc`` fails here and not after the model is built
+NUMBERS = {
+    "train.max_iter": (_INT, 1, None, True, ()),
+    "train.epochs": (_NUM, 1e-9, None, False, ()),
+    "train.warmup_epochs": (_NUM, 0, None, False, ()),
+    "train.close_mosaic_epochs": (_NUM, 0, None, True, ()),
+    "train.eval_epochs": (_NUM, 0, None, True, ()),
+    "train.eval_period": (_INT, 0, None, True, ()),
+    "train.images_per_epoch": (_INT, 1, None, True, ()),
+    "train.checkpointer.period": (_INT, 0, None, True, ()),
+    "train.checkpointer.max_to_keep": (_INT, 1, None, True, ()),
+    "train.log_period": (_INT, 1, None, False, ()),
+    "train.seed": (_INT, None, None, False, ()),
+    "train.max_skipped_steps": (_INT, 0, None, False, ()),
+    "train.clip_grad_norm": (_NUM, 1e-12, None, True, ()),
+    "train.ema.period": (_INT, 1, None, True, ()),
+    "train.ema.decay": (_NUM, 0, 1 - 1e-12, False, ("auto",)),
+    "train.ema.tau": (_NUM, 1e-9, None, False, ("auto",)),
+    "dataloader.train.total_batch_size": (_INT, 1, None, False, ()),
+    "dataloader.train.num_workers": (_INT, 0, None, False, ()),
+    "dataloader.test.num_workers": (_INT, 0, None, False, ()),
+    "dataloader.train.mapper.image_size": (_INT, 1, None, False, ()),
+    "dataloader.test.mapper.image_size": (_INT, 1, None, False, ()),
+    "model.num_classes": (_INT, 1, None, False, ()),
+    "model.max_detections_per_image": (_INT, 1, None, False, ()),
+    "model.backbone.num_prn_layers": (_INT, 0, 3, False, ()),  # the documented, tested range
+}
+
+
+def _lookup(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, (DictConfig, Mapping)) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def check_numbers(cfg) -> list[str]:
+    """Problems with values of :data:`NUMBERS` keys present in ``cfg``: wrong type or range."""
+    problems = []
+    for key, (types, lo, hi, none_ok, others) in NUMBERS.items():
+        value = _lookup(cfg, key)
+        if value is _MISSING or (value is None and none_ok) or value in others:
+            continue
+        parts = ["an integer" if types == _INT else "a number"]
+        if lo is not None and hi is not None:
+            parts.append(f"in [{lo:g}, {hi:g}]")
+        elif lo is not None:
+            parts.append(f">= {lo:g}")
+        parts += ["or null"] if none_ok else []
+        parts += ["or " + " / ".join(map(repr, others))] if others else []
+        expected = " ".join(parts)
+        if isinstance(value, bool) or not isinstance(value, types):
+            problems.append(f"{key}={value!r}: expected {expected}")
+        elif (lo is not None and value < lo) or (hi is not None and value > hi):
+            problems.append(f"{key}={value!r}: expected {expected}")
+    return problems
+
+
 def check_config(cfg, overrides: Sequence[str] = (), registered: Sequence[str] | None = None):
     """Check ``overrides`` on ``cfg``, then dataset names of ``cfg`` with the overrides applied.
 
@@ -162,7 +229,7 @@ def check_config(cfg, overrides: Sequence[str] = (), registered: Sequence[str] |
     if problems:
         raise ConfigError(problems)
     cfg = LazyConfig.apply_overrides(copy.deepcopy(cfg), list(overrides))
-    problems = check_choices(cfg) + check_dataset_names(cfg, registered)
+    problems = check_choices(cfg) + check_numbers(cfg) + check_dataset_names(cfg, registered)
     if problems:
         raise ConfigError(problems)
     return cfg

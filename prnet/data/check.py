@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import numbers
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Sequence
 
 import numpy as np
+import torch
 from detectron2.data.common import DatasetFromList
 from detectron2.structures import BoxMode
 from detectron2.utils import comm
@@ -35,6 +37,7 @@ __all__ = [
     "IMAGE_CHECKS",
     "DataCheckError",
     "DataCheckReport",
+    "DatasetFileError",
     "check_dataset_dicts",
     "check_training_data",
     "classify_boxes",
@@ -67,6 +70,7 @@ _ROWS = (  # (key, what happens to it, description) in print order
     ("image_without_objects", "kept, background", "image with no box left to train"),
 )
 _MAX_EXAMPLES = 5
+_BOX_MODES = frozenset(BoxMode)  # also holds the plain ints, as BoxMode is an IntEnum
 
 
 def classify_boxes(boxes, width: float, height: float) -> tuple[np.ndarray, np.ndarray]:
@@ -93,18 +97,43 @@ def classify_boxes(boxes, width: float, height: float) -> tuple[np.ndarray, np.n
 
 
 class DataCheckError(ValueError):
-    """Problems that would crash or silently corrupt training; ``.report`` holds all of them."""
+    """Problems that would crash or silently corrupt training; ``.report`` holds all of them.
 
-    def __init__(self, report: "DataCheckReport"):
+    The message lists the count of each reason with its first examples ("... and N more" for the
+    rest), so one run shows everything to fix instead of the first problem only.
+    """
+
+    def __init__(self, report: "DataCheckReport", header: str | None = None):
         self.report = report
         lines = []
         for reason, n in sorted(report.errors.items()):
             shown = report.error_examples[reason]
-            more = f" (first {len(shown)} below)" if n > len(shown) else ""
-            lines += [f"{n} x {reason}{more}:", *(f"  {example}" for example in shown)]
+            lines += [f"{n} x {reason}:", *(f"  {example}" for example in shown)]
+            if n > len(shown):
+                lines.append(f"  ... and {n - len(shown)} more")
+        if header is None:
+            header = f"training data check failed ({report.num_images} images scanned)"
+        super().__init__(f"{header}:\n  " + "\n  ".join(lines))
+
+
+class DatasetFileError(DataCheckError, KeyError):
+    """A dataset file that cannot be loaded as it is (invalid JSON, bad COCO structure or records);
+    ``.path`` names it, ``.report`` lists every problem.
+
+    Raised while the dataset is loaded (``DatasetCatalog.get``, when the train loader is built), so
+    before the training data check and before any DataLoader worker starts. It is also a
+    ``KeyError`` only because Detectron2's loader raised one for an unknown ``category_id``: code
+    catching that keeps working.
+    """
+
+    __str__ = BaseException.__str__  # KeyError's would print the message as a quoted repr
+
+    def __init__(self, path: str | os.PathLike, report: "DataCheckReport"):
+        self.path = os.fspath(path)
         super().__init__(
-            f"training data check failed ({report.num_images} images scanned):\n  "
-            + "\n  ".join(lines)
+            report,
+            f"{self.path}: cannot load this COCO json; fix the problems below, or re-create the "
+            "file (datasets/prepare_*.py for the built-in datasets)",
         )
 
 
@@ -198,8 +227,41 @@ def _check_image(record: dict, images: str) -> tuple[str, str] | None:
     return None
 
 
+def _bbox_problem(annotation: dict) -> str | None:
+    """What is wrong with the annotation's box (None: nothing), checked before
+    ``BoxMode.convert``, which fails with a bare ``AttributeError`` on e.g. ``"bbox": "abc"``."""
+    box = annotation.get("bbox")
+    if isinstance(box, (list, tuple)):
+        ok = len(box) == 4 and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in box
+        )
+    else:
+        ok = isinstance(box, (np.ndarray, torch.Tensor)) and tuple(box.shape) == (4,)
+    if not ok:
+        return f"bbox={box!r:.80}"
+    if annotation.get("bbox_mode") not in _BOX_MODES:
+        return f"bbox_mode={annotation.get('bbox_mode')!r:.80}"
+    return None
+
+
 def _check_annotations(record: dict, index: int, num_classes, report: DataCheckReport) -> None:
     annos = record.get("annotations", [])
+    if not isinstance(annos, (list, tuple)) or not all(isinstance(a, dict) for a in annos):
+        report.add_error(
+            "bad_annotations",
+            f"{_where(record, index)}: expected 'annotations' to be a list of dicts, "
+            f"got {annos!r:.80}",
+        )
+        return
+    for j, a in enumerate(annos):
+        problem = _bbox_problem(a)
+        if problem is not None:
+            report.add_error(
+                "bad_bbox",
+                f"{_where(record, index)}: expected 'bbox' (4 numbers) and 'bbox_mode' in every "
+                f"annotation; annotation {j} has {problem}",
+            )
+            return
     report.counts["ignore_region"] += len(record.get("ignore_regions", []) or [])
     crowd = [a for a in annos if a.get("iscrowd", 0)]
     annos = [a for a in annos if not a.get("iscrowd", 0)]

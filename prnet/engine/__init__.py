@@ -2,20 +2,30 @@
 hooks (EMA, momentum/bias-LR warm-up, mosaic switch-off, progress bar), deterministic resume,
 atomic checkpoints, trainers with a NaN/Inf loss policy and gradient clipping (``trainer``)."""
 
-from .checkpoint import PRNetCheckpointer, incompatibility_report
+from .checkpoint import CheckpointMismatchError, PRNetCheckpointer, incompatibility_report
 from .data import SkipSampler, fast_forward_train_loader
 from .trainer import GuardedAMPTrainer, GuardedTrainer, build_trainer, place_model, resolve_device
 from .ema import ModelEMA, unwrap_model
-from .hooks import CloseMosaicHook, EMAHook, ProgressBarHook, WarmupMomentumAndBiasLR
+from .hooks import (
+    BestCheckpointer,
+    CloseMosaicHook,
+    EMAHook,
+    PeriodicCheckpointer,
+    ProgressBarHook,
+    WarmupMomentumAndBiasLR,
+)
 from .train_loop import build_evaluator, do_test, do_train
 
 __all__ = [
+    "CheckpointMismatchError",
+    "BestCheckpointer",
     "CloseMosaicHook",
     "EMAHook",
     "GuardedAMPTrainer",
     "GuardedTrainer",
     "ModelEMA",
     "PRNetCheckpointer",
+    "PeriodicCheckpointer",
     "ProgressBarHook",
     "SkipSampler",
     "build_evaluator",

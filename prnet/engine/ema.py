@@ -48,6 +48,12 @@ class ModelEMA:
     def initialized(self) -> bool:
         return self.state is not None
 
+    @property
+    def has_average(self) -> bool:
+        """Whether the EMA has been updated at least once (before that it is the initial weights,
+        which nothing should evaluate, export or predict with)."""
+        return self.state is not None and self.updates > 0
+
     def reset(self) -> None:
         """Start the average from the model's current weights."""
         self.state = OrderedDict(
@@ -81,9 +87,10 @@ class ModelEMA:
 
     @contextlib.contextmanager
     def applied(self, model: nn.Module | None = None):
-        """Context in which ``model`` holds the EMA weights; its own weights are restored after."""
+        """Context in which ``model`` holds the EMA weights (its own ones while the EMA has no
+        update yet); its own weights are restored after."""
         target = unwrap_model(model if model is not None else self.model)
-        if self.state is None:
+        if not self.has_average:
             yield target
             return
         backup = OrderedDict((k, v.detach().clone()) for k, v in target.state_dict().items())

@@ -8,14 +8,24 @@ checkpoint saving uses Detectron2's own ``hooks.BestCheckpointer``; what a non-f
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 
-from detectron2.engine import HookBase
+from detectron2.engine import HookBase, hooks
 from detectron2.utils import comm
 
 from .ema import ModelEMA
 
-__all__ = ["CloseMosaicHook", "EMAHook", "ProgressBarHook", "WarmupMomentumAndBiasLR"]
+__all__ = [
+    "BestCheckpointer",
+    "CloseMosaicHook",
+    "EMAHook",
+    "PeriodicCheckpointer",
+    "ProgressBarHook",
+    "WarmupMomentumAndBiasLR",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -168,3 +178,49 @@ class ProgressBarHook(HookBase):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class PeriodicCheckpointer(hooks.PeriodicCheckpointer):
+    """Detectron2's periodic checkpointer with ``max_to_keep`` holding across resumes: the
+    ``model_XXXXXXX.pth`` files an earlier (interrupted) run wrote count towards the limit."""
+
+    def before_train(self):
+        super().before_train()
+        save_dir = self.checkpointer.save_dir
+        if not self.max_to_keep or not save_dir or not os.path.isdir(save_dir):
+            return
+        pattern = re.compile(r"^model_(\d{7})\.pth$")
+        earlier = sorted(n for n in os.listdir(save_dir) if pattern.match(n)
+                         and int(pattern.match(n).group(1)) < self.trainer.start_iter)  # fmt: skip
+        for name in earlier[: -self.max_to_keep]:  # beyond the limit already: the oldest go
+            os.remove(os.path.join(save_dir, name))
+        self.recent_checkpoints = [os.path.join(save_dir, n) for n in earlier[-self.max_to_keep :]]
+
+
+class BestCheckpointer(hooks.BestCheckpointer):
+    """Detectron2's best checkpointer whose best score survives ``--resume``: every new best is
+    also written to ``<file_prefix>.json`` (metric, value, iteration) and read back before
+    training, so a resumed run only replaces ``model_best.pth`` with a better model. Its
+    checkpointer should not move ``last_checkpoint`` (``tags_last_checkpoint=False``)."""
+
+    def _record_path(self) -> str:
+        return os.path.join(self._checkpointer.save_dir, f"{self._file_prefix}.json")
+
+    def before_train(self):
+        path = self._record_path()
+        if self.trainer.start_iter > 0 and os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                record = json.load(f)
+            if record.get("metric") == self._val_metric:
+                self.best_metric, self.best_iter = record["value"], record["iteration"]
+                self._logger.info(
+                    f"Best {self._val_metric} so far: {self.best_metric:.5f} @ {self.best_iter}"
+                )
+
+    def _update_best(self, val, iteration):
+        updated = super()._update_best(val, iteration)
+        if updated and comm.is_main_process():
+            record = {"metric": self._val_metric, "value": float(val), "iteration": int(iteration)}
+            with open(self._record_path(), "w", encoding="utf-8") as f:
+                json.dump(record, f)
+        return updated

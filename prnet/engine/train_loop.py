@@ -9,13 +9,21 @@ any worker starts. ``tools/lazyconfig_train_net.py`` is its command line.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 from collections import OrderedDict
 from contextlib import nullcontext
 
 from detectron2.config import instantiate
-from detectron2.engine import create_ddp_model, default_setup, default_writers, hooks
+from detectron2.engine import (
+    create_ddp_model,
+    default_argument_parser,
+    default_setup,
+    default_writers,
+    hooks,
+)
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
@@ -25,13 +33,28 @@ from prnet.config import load_config
 from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
 
-from .checkpoint import PRNetCheckpointer
+from .checkpoint import CheckpointMismatchError, PRNetCheckpointer, incompatibility_report
 from .data import fast_forward_train_loader
 from .ema import ModelEMA
-from .hooks import CloseMosaicHook, EMAHook, ProgressBarHook, WarmupMomentumAndBiasLR
+from .hooks import (
+    BestCheckpointer,
+    CloseMosaicHook,
+    EMAHook,
+    PeriodicCheckpointer,
+    ProgressBarHook,
+    WarmupMomentumAndBiasLR,
+)
 from .trainer import build_trainer, place_model, resolve_device
 
-__all__ = ["build_evaluator", "do_test", "do_train", "main"]
+__all__ = [
+    "argument_parser",
+    "build_evaluator",
+    "do_test",
+    "do_train",
+    "evaluate_checkpoint",
+    "main",
+    "trim_metrics",
+]
 
 logger = logging.getLogger("prnet")
 
@@ -51,7 +74,9 @@ def do_test(cfg, model, ema=None):
     ``"bbox_raw"`` (their report in ``<evaluator output_dir>/raw``), so a run always shows both."""
     if "evaluator" not in cfg.dataloader:
         return {}
-    use_ema = ema is not None and ema.initialized
+    use_ema = ema is not None and ema.has_average
+    if ema is not None and not use_ema:
+        logger.warning("The EMA has no update yet: scoring the raw weights.")
     results = OrderedDict()
     with ema.applied(model) if use_ema else nullcontext():
         results.update(inference_on_dataset(model, instantiate(cfg.dataloader.test),
@@ -81,7 +106,30 @@ def _best_checkpointer(val_metric: str, model, output_dir: str, checkpointables:
     the weights that earned the score."""
     if val_metric.split("/")[0].endswith("_raw"):
         checkpointables = {k: v for k, v in checkpointables.items() if k != "ema"}
-    return PRNetCheckpointer(model, output_dir, **checkpointables)
+    checkpointer = PRNetCheckpointer(model, output_dir, **checkpointables)
+    checkpointer.tags_last_checkpoint = False  # --resume continues from the newest, not the best
+    return checkpointer
+
+
+def trim_metrics(path: str, start_iter: int) -> int:
+    """Drop the records of iterations >= ``start_iter`` from Detectron2's ``metrics.json`` (one
+    JSON object per line): a resumed run logs them again. Returns how many were dropped."""
+    if not os.path.isfile(path):
+        return 0
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line).get("iteration", -1) >= start_iter:
+                continue
+        except (json.JSONDecodeError, AttributeError):  # a line cut by the crash
+            continue
+        kept.append(line)
+    if len(kept) != len(lines):
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+    return len(lines) - len(kept)
 
 
 def do_train(args, cfg, extra_hooks=()):
@@ -118,6 +166,12 @@ def do_train(args, cfg, extra_hooks=()):
     total_batch_size = cfg.dataloader.train.total_batch_size
     schedule = resolve_schedule(cfg.train, _count_train_images(train_loader), total_batch_size)
     logger.info(f"Schedule on {device}: {schedule}")
+    if cfg.train.ema.enabled and schedule.max_iter < schedule.ema_period:
+        logger.warning(
+            f"The EMA updates every {schedule.ema_period} iterations but the run has "
+            f"{schedule.max_iter}: it will get no update, and evaluation, export and prediction "
+            "use the raw weights (set train.ema.period to update it more often)."
+        )
 
     ema = None
     if cfg.train.ema.enabled:
@@ -157,7 +211,7 @@ def do_train(args, cfg, extra_hooks=()):
             ),
             CloseMosaicHook(schedule.close_mosaic_iter),
             (
-                hooks.PeriodicCheckpointer(
+                PeriodicCheckpointer(
                     checkpointer,
                     period=schedule.checkpoint_period,
                     max_iter=schedule.max_iter,
@@ -168,7 +222,7 @@ def do_train(args, cfg, extra_hooks=()):
             ),
             hooks.EvalHook(schedule.eval_period, lambda: do_test(cfg, model, ema)),
             (
-                hooks.BestCheckpointer(
+                BestCheckpointer(
                     schedule.eval_period,
                     _best_checkpointer(
                         best.val_metric, model, cfg.train.output_dir, checkpointables
@@ -206,10 +260,61 @@ def do_train(args, cfg, extra_hooks=()):
         fast_forward_train_loader(
             train_loader, start_iter, total_batch_size // comm.get_world_size()
         )
+        if main_process:  # the iterations after that checkpoint are logged again
+            trim_metrics(os.path.join(cfg.train.output_dir, "metrics.json"), start_iter)
     else:
         start_iter = 0
     trainer.train(start_iter, schedule.max_iter)
     return trainer
+
+
+def argument_parser():
+    """Detectron2's ``default_argument_parser`` plus ``--allow-mismatch`` (evaluate weights that
+    do not fit the config, e.g. to score a partly converted checkpoint)."""
+    parser = default_argument_parser()
+    parser.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="--eval-only: score weights even if some do not fit the model (left at init)",
+    )
+    return parser
+
+
+def _prepare_output_dir(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise OSError(
+            e.errno, f"train.output_dir={path!r} cannot be created or written: {e.strerror or e}"
+        ) from e
+
+
+def evaluate_checkpoint(cfg, allow_mismatch: bool = False):
+    """``--eval-only``: score ``train.init_checkpoint`` (EMA weights when it has an average, and
+    the raw ones too). Refuses to run without weights, and weights that do not fit the model
+    unless ``allow_mismatch``."""
+    weights = cfg.train.init_checkpoint
+    if not weights:
+        raise ValueError("--eval-only needs the weights to score: train.init_checkpoint=<file>")
+    model = instantiate(cfg.model)
+    place_model(model, resolve_device(cfg.train.get("device")), cfg.train.get("channels_last"))
+    model = create_ddp_model(model)
+    ema = ModelEMA(model) if cfg.train.ema.enabled else None
+    checkpointables = {"ema": ema} if ema is not None else {}
+    checkpointer = PRNetCheckpointer(model, **checkpointables)
+    checkpointer.load(weights)
+    report = incompatibility_report(checkpointer.last_incompatible)
+    if report and not allow_mismatch:
+        raise CheckpointMismatchError(
+            f"{weights} does not fit the model this config builds:\n{report}\n"
+            "Use the config it was trained with, or pass --allow-mismatch to score it anyway."
+        )
+    if report and ema is not None:  # its EMA tensors cannot be put into this model
+        logger.warning("--allow-mismatch: scoring the checkpoint's raw weights, not its EMA.")
+        ema = None
+    return do_test(cfg, model, ema)
 
 
 def main(args):
@@ -217,15 +322,12 @@ def main(args):
     (``--eval-only``, weights from ``train.init_checkpoint``) or training. Returns the evaluation
     results or the trainer."""
     cfg = load_config(args.config_file, args.opts)  # overrides + dataset names checked
+    if comm.is_main_process():
+        _prepare_output_dir(cfg.train.output_dir)
+    resolve_device(cfg.train.get("device"))  # fail now on a device this machine lacks
     default_setup(cfg, args)  # logging, config dump, seed_all_rng(train.seed + rank)
     setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="prnet")
 
     if args.eval_only:
-        model = instantiate(cfg.model)
-        place_model(model, resolve_device(cfg.train.get("device")), cfg.train.get("channels_last"))
-        model = create_ddp_model(model)
-        ema = ModelEMA(model) if cfg.train.ema.enabled else None
-        checkpointables = {"ema": ema} if ema is not None else {}
-        PRNetCheckpointer(model, **checkpointables).load(cfg.train.init_checkpoint)
-        return do_test(cfg, model, ema)
+        return evaluate_checkpoint(cfg, getattr(args, "allow_mismatch", False))
     return do_train(args, cfg)

@@ -9,6 +9,8 @@ from detectron2.engine import AMPTrainer, SimpleTrainer
 from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
 
+from prnet.config import ConfigError
+
 __all__ = [
     "NAN_POLICIES",
     "GuardedAMPTrainer",
@@ -25,10 +27,23 @@ _PRECISIONS = {"float16": torch.float16, "fp16": torch.float16, "bfloat16": torc
 
 
 def resolve_device(device: str | None = None) -> str:
-    """``device`` if given, else "cuda" when available, else "cpu"."""
-    if device:
-        return str(device)
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """``device`` if given (checked: a CUDA device this machine lacks is a ``ConfigError`` saying
+    what it has), else "cuda" when available, else "cpu"."""
+    if not device:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(device)
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError([f"train.device={device!r} is not a device ({e})"]) from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (parsed.index or 0) >= count:
+            raise ConfigError([
+                f"train.device={device!r}, but this machine has {count} CUDA device(s): use "
+                "train.device=cpu (or leave it unset to pick the GPU when there is one)"
+            ])
+    return device
 
 
 def place_model(model: torch.nn.Module, device: str, channels_last: bool | None = None):

@@ -53,6 +53,7 @@ from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
 
 from prnet.analysis import count_by_part, count_flops, count_parameters, cpu_name, time_function
+from prnet.cli.errors import exits_on_user_error
 from prnet.config import check_config
 from prnet.engine import PRNetCheckpointer, do_train, place_model, unwrap_model
 from prnet.utils.paths import config_dir
@@ -322,6 +323,7 @@ def run_peer(model_name: str, args, budget: dict, seed: int) -> dict:
     return result
 
 
+@exits_on_user_error
 def main(argv=None) -> dict:
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)

@@ -28,6 +28,7 @@ from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 
 from prnet.checkpoint import load_weights
+from prnet.cli.errors import exits_on_user_error
 from prnet.config import load_config
 from prnet.data.image_io import read_image_rgb
 from prnet.engine import do_train, unwrap_model
@@ -85,6 +86,7 @@ def _write(demo_metrics: dict, path: str) -> None:
         json.dump(demo_metrics, f, indent=2)
 
 
+@exits_on_user_error
 def main(argv=None):
     args = parse_args(argv)
     t0 = time.perf_counter()

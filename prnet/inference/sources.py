@@ -1,19 +1,31 @@
 """Inputs and outputs of prediction: image files, folders and videos in (images decoded exactly as
 for training, :func:`prnet.data.image_io.read_image_rgb`); COCO results and pictures with boxes
-out (Detectron2's ``Visualizer`` and ``instances_to_coco_json``)."""
+out (Detectron2's ``Visualizer`` and ``instances_to_coco_json``).
+
+Image ids (:func:`image_ids`) are unique within one run and do not depend on the input order: the
+file stem (``a`` for ``a.jpg``); the file name (``a.jpg``, ``a.png``) for files whose stems
+clash (including a video whose frame ids ``<id>_<frame:06d>`` would equal another file's id); the
+path relative to the inputs' common folder (``day1/a.jpg``) for names that still clash (the same
+name in two folders). Unreadable files are reported through ``on_unreadable`` and skipped, so one
+truncated image does not stop a folder, nor is it predicted half-decoded.
+"""
 from __future__ import annotations
 
+import logging
 import os
-from typing import Iterator, NamedTuple, Sequence
+import re
+from collections import Counter
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import cv2
 import numpy as np
+import torch
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation.coco_evaluation import instances_to_coco_json
-from detectron2.structures import Instances
+from detectron2.structures import Boxes, Instances
 from detectron2.utils.visualizer import Visualizer
 
-from prnet.data.image_io import read_image_rgb
+from prnet.data.image_io import ImageReadError, read_image_rgb
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -23,12 +35,15 @@ __all__ = [
     "count_frames",
     "draw_instances",
     "expand_sources",
+    "image_ids",
     "instances_to_results",
     "iter_sources",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".webm")
+
+logger = logging.getLogger("prnet")
 
 
 class Frame(NamedTuple):
@@ -37,7 +52,7 @@ class Frame(NamedTuple):
     image: np.ndarray
     source: str  # file path
     index: int  # frame index in a video, 0 for images
-    image_id: int | str  # file stem for images, "<stem>_<index:06d>" for video frames
+    image_id: int | str  # image_ids()[source] for images, "<that>_<index:06d>" for video frames
 
 
 def _kind(path: str) -> str:
@@ -55,19 +70,52 @@ def is_image(path: str) -> bool:
 
 
 def expand_sources(paths: Sequence[str]) -> list[str]:
-    """Files and folders (their images and videos, sorted, not recursive) -> file paths."""
-    files = []
+    """Files and folders (their images and videos, sorted, not recursive) -> file paths, each
+    once (a file named twice, or also inside a named folder, would get two results)."""
+    files, seen = [], set()
     for p in paths:
         if os.path.isdir(p):
             names = sorted(os.listdir(p))
-            files += [os.path.join(p, n) for n in names if _kind(n) != "other"]
+            found = [os.path.join(p, n) for n in names if _kind(n) != "other"]
         elif os.path.isfile(p):
             if _kind(p) == "other":
-                raise ValueError(f"{p}: not an image ({IMAGE_EXTENSIONS}) or video {VIDEO_EXTENSIONS}")
-            files.append(p)
+                kinds = f"an image {IMAGE_EXTENSIONS} or a video {VIDEO_EXTENSIONS}"
+                raise ValueError(f"{p}: not {kinds}")
+            found = [p]
         else:
-            raise FileNotFoundError(p)
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        for f in found:
+            key = os.path.realpath(f)
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
     return files
+
+
+def image_ids(files: Sequence[str]) -> dict[str, str]:
+    """Unique results id of each file (module doc): stem, else file name, else relative path."""
+    root = os.path.commonpath([os.path.abspath(f) for f in files]) if len(files) > 1 else ""
+    names = [
+        lambda f: os.path.splitext(os.path.basename(f))[0],
+        os.path.basename,
+        lambda f: os.path.relpath(os.path.abspath(f), root).replace(os.sep, "/"),
+    ]
+    level = dict.fromkeys(files, 0)
+    while True:
+        ids = {f: names[level[f]](f) for f in files}
+        count = Counter(ids.values())
+        clash = {f for f in files if count[ids[f]] > 1}
+        for v in files:  # a video's frames are "<id>_<frame:06d>": no other file may be one
+            if _kind(v) == "video":
+                frame_id = re.compile(re.escape(ids[v]) + r"_\d{6,}")
+                hits = {f for f in files if frame_id.fullmatch(ids[f])}
+                if hits:
+                    clash |= hits | {v}
+        bump = {f for f in clash if level[f] < len(names) - 1}
+        if not bump:  # relative paths of distinct files are distinct
+            return ids
+        for f in bump:
+            level[f] += 1
 
 
 def count_frames(files: Sequence[str]) -> int:
@@ -83,16 +131,40 @@ def count_frames(files: Sequence[str]) -> int:
     return total
 
 
-def iter_sources(paths: Sequence[str], video_stride: int = 1) -> Iterator[Frame]:
-    """Every image, and every ``video_stride``-th frame of every video, as RGB :class:`Frame`."""
-    for f in expand_sources(paths):
-        stem = os.path.splitext(os.path.basename(f))[0]
+def iter_sources(
+    paths: Sequence[str],
+    video_stride: int = 1,
+    on_unreadable: Callable[[str, str], None] | None = None,
+) -> Iterator[Frame]:
+    """Every image, and every ``video_stride``-th frame of every video, as RGB :class:`Frame`.
+
+    A file that cannot be decoded (truncated or corrupt image, video OpenCV cannot open or that
+    gives no frame) raises :class:`~prnet.data.image_io.ImageReadError`, or, with
+    ``on_unreadable``, is passed to it as ``(path, reason)`` and skipped. A video that ends before
+    the frame count its container reports is predicted up to there, with a warning.
+    """
+    files = expand_sources(paths)
+    ids = image_ids(files)
+
+    def unreadable(path: str, reason: str):
+        if on_unreadable is None:
+            raise ImageReadError(path, reason)
+        on_unreadable(path, reason)
+
+    for f in files:
         if _kind(f) == "image":
-            yield Frame(read_image_rgb(f), f, 0, stem)
+            try:
+                image = read_image_rgb(f)
+            except ImageReadError as e:
+                unreadable(f, e.reason)
+                continue
+            yield Frame(image, f, 0, ids[f])
             continue
         cap = cv2.VideoCapture(f)
         if not cap.isOpened():
-            raise ValueError(f"{f}: could not open the video")
+            unreadable(f, "cannot open the video (OpenCV found no readable stream)")
+            continue
+        expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         index = 0
         try:
             while True:
@@ -100,10 +172,15 @@ def iter_sources(paths: Sequence[str], video_stride: int = 1) -> Iterator[Frame]
                 if not ok:
                     break
                 if index % video_stride == 0:
-                    yield Frame(np.ascontiguousarray(bgr[:, :, ::-1]), f, index, f"{stem}_{index:06d}")
+                    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+                    yield Frame(rgb, f, index, f"{ids[f]}_{index:06d}")
                 index += 1
         finally:
             cap.release()
+        if index == 0:
+            unreadable(f, "no frame could be decoded (truncated or corrupt video?)")
+        elif index < expected:
+            logger.warning(f"{f}: decoded {index} of {expected} frames (truncated video?)")
 
 
 def instances_to_results(
@@ -123,13 +200,28 @@ def draw_instances(
     instances: Instances,
     class_names: Sequence[str] | None = None,
     score_thresh: float = 0.25,
+    max_size: int | None = 3072,
 ) -> np.ndarray:
-    """RGB image with the detections above ``score_thresh`` drawn (Detectron2 ``Visualizer``)."""
+    """RGB image with the detections above ``score_thresh`` drawn (Detectron2 ``Visualizer``).
+
+    Images whose long side exceeds ``max_size`` are drawn shrunk to it (boxes scaled alike):
+    the ``Visualizer`` renders through matplotlib at about 120 bytes per pixel, 13 GB for a
+    10000 px square frame, 1.1 GB at 3072 px. ``None`` or ``<= 0``: full size.
+    """
     metadata = MetadataCatalog.get("__prnet_predict__")
     if class_names is not None and list(metadata.get("thing_classes", [])) != list(class_names):
         MetadataCatalog.remove("__prnet_predict__")
         metadata = MetadataCatalog.get("__prnet_predict__")
         metadata.thing_classes = list(class_names)
     shown = instances[instances.scores > score_thresh].to("cpu")
+    h, w = image.shape[:2]
+    if max_size and max_size > 0 and max(h, w) > max_size:
+        ratio = max_size / max(h, w)
+        new_h, new_w = max(1, round(h * ratio)), max(1, round(w * ratio))
+        image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        boxes = shown.pred_boxes.tensor
+        scale = torch.tensor([new_w / w, new_h / h] * 2, dtype=boxes.dtype)
+        fields = dict(shown.get_fields(), pred_boxes=Boxes(boxes * scale))
+        shown = Instances((new_h, new_w), **fields)
     vis = Visualizer(image, metadata)
     return vis.draw_instance_predictions(shown).get_image()

@@ -102,7 +102,7 @@ def test_other_budget_refuses_stale_results(ablate, monkeypatch):
 def test_bad_override_fails_before_training(ablate, monkeypatch):
     tool, argv, _, _ = ablate
     monkeypatch.setattr(tool, "do_train", lambda *_: pytest.fail("must stop before training"))
-    with pytest.raises(Exception, match="max_iters"):
+    with pytest.raises(SystemExit, match="error: invalid config:(.|\n)*max_iters"):
         tool.main([*argv, "train.max_iters=3"])
 
 

@@ -61,5 +61,5 @@ def test_failed_export_keeps_the_results_and_exits_non_zero(tmp_path, monkeypatc
 
 
 def test_demo_config_typo_is_refused(tmp_path, monkeypatch):
-    with pytest.raises(Exception, match="max_iters"):
+    with pytest.raises(SystemExit, match="error: invalid config:(.|\n)*max_iters"):
         demo.main(["--output-dir", str(tmp_path), "train.max_iters=2"])

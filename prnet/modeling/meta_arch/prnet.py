@@ -61,6 +61,8 @@ class PRNetDetector(DenseDetector):
         pixel_mean: tuple[float, ...] = (0.0, 0.0, 0.0),
         pixel_std: tuple[float, ...] = (255.0, 255.0, 255.0),
     ):
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if head_in_features is None:
             shapes = backbone.output_shape()
             head_in_features = sorted(shapes, key=lambda f: shapes[f].stride)

@@ -85,8 +85,11 @@ class PRN(StridedNeck):
                 f"PRN needs four bottom-up levels at strides s, 2s, 4s, 8s; got {in_features} with strides "
                 f"{strides}"
             )
-        if num_prn_layers < 0:
-            raise ValueError(f"num_prn_layers must be >= 0, got {num_prn_layers}")
+        if not 0 <= num_prn_layers <= 3:
+            raise ValueError(
+                f"num_prn_layers must be in 0..3 (the range the paper studies and prnet tests; "
+                f"the paper's model has 1), got {num_prn_layers}"
+            )
         self.bottom_up = bottom_up
         self.in_features = in_features
         s = get_scale(scale)
