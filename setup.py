@@ -37,6 +37,10 @@ setup(
     ],
     extras_require={
         "export": ["onnx", "onnxruntime"],
-        "dev": ["pytest", "pytest-xdist", "hypothesis", "onnx", "onnxruntime"],
+        "openvino": ["onnx", "onnxruntime", "openvino", "nncf"],
+        "sahi": ["sahi"],
+        "dev": [
+            "pytest", "pytest-xdist", "hypothesis", "onnx", "onnxruntime", "openvino", "nncf", "sahi"
+        ],
     },
 )

@@ -108,11 +108,18 @@ def count_by_part(detector: nn.Module, height: int = 640, width: int = 640) -> d
 
 
 def time_function(
-    fn: Callable[[], object], warmup: int = 5, iters: int = 20, sync: Callable[[], None] | None = None
+    fn: Callable[[], object],
+    warmup: int = 5,
+    iters: int = 20,
+    sync: Callable[[], None] | None = None,
+    cuda_events: bool = False,
 ) -> dict[str, float]:
-    """Wall-clock latency of ``fn()`` in milliseconds after ``warmup`` calls: median, p90, mean, min.
+    """Latency of ``fn()`` in milliseconds after ``warmup`` calls: median, p10, p90, mean, min,
+    max and the spread (p90 / median).
 
-    ``sync`` (e.g. ``torch.cuda.synchronize``) is called after each call so GPU work is included.
+    Wall clock, with ``sync`` (e.g. ``torch.cuda.synchronize``) after each call so GPU work is
+    included; or, with ``cuda_events``, the GPU time between CUDA events recorded around each call
+    on the current stream (no host timer jitter).
     """
     sync = sync or (lambda: None)
     for _ in range(warmup):
@@ -120,19 +127,37 @@ def time_function(
     sync()
     times = []
     for _ in range(iters):
+        if cuda_events:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(begin.elapsed_time(end))
+            continue
         start = time.perf_counter()
         fn()
         sync()
         times.append((time.perf_counter() - start) * 1e3)
     times.sort()
+    median = statistics.median(times)
+    p90 = _percentile(times, 0.9)
     return {
-        "median_ms": statistics.median(times),
-        "p90_ms": times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))],
+        "median_ms": median,
+        "p90_ms": p90,
+        "p10_ms": _percentile(times, 0.1),
         "mean_ms": statistics.fmean(times),
         "min_ms": times[0],
+        "max_ms": times[-1],
+        # spread: p90 over median; a quiet machine stays near 1, > 1.5 means the numbers are noisy
+        "spread": p90 / median if median > 0 else float("nan"),
         "iters": iters,
         "warmup": warmup,
     }
+
+
+def _percentile(sorted_times: list[float], q: float) -> float:
+    return sorted_times[min(len(sorted_times) - 1, int(round(q * (len(sorted_times) - 1))))]
 
 
 def cpu_name() -> str:

@@ -11,3 +11,16 @@ def _keep_pil_image_open():
     image_open = Image.open
     yield
     Image.open = image_open
+
+
+#: Test modules that load OpenVINO, NNCF and SAHI into the pytest process. Run in the middle of
+#: the suite, they were followed by a segmentation fault of the pytest process itself (no Python
+#: traceback) while a later test waited for a subprocess; alone, or with either half of the suite
+#: before them, they pass. Until the cause is found they run last.
+RUN_LAST = ("test_openvino.py", "test_int8.py", "test_sahi.py", "test_benchmark.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    last = [item for item in items if item.path.name in RUN_LAST]
+    if last:
+        items[:] = [item for item in items if item.path.name not in RUN_LAST] + last

@@ -41,6 +41,9 @@ train = dict(
     # refused; "auto" derives decay/tau from the number of updates (prnet.solver.resolve_ema)
     ema=dict(enabled=True, decay=0.9999, tau=2000, period=None, eval_raw=True),
     ddp=dict(broadcast_buffers=False, find_unused_parameters=False, fp16_compression=False),
+    # several processes (--num-gpus N, also on CPU with gloo): BatchNorm statistics over the whole
+    # batch of all processes (Detectron2's NaiveSyncBatchNorm); None: on when there are several
+    sync_bn=None,
     cudnn_benchmark=False,
     # NaN/Inf loss: "stop" raises naming the iteration and loss terms; "skip" drops that step
     # (counted in the trainer state) and stops once more than max_skipped_steps were dropped

@@ -1,9 +1,16 @@
 """Latency and throughput of a prnet model on every runtime, written as JSON.
 
     python tools/benchmark.py --config-file configs/PRNet/prnet_s.py --size 640 --batch 1 8 \
-        --backends eager torchscript onnxruntime tensorrt --output output/benchmark/prnet_s_640.json
+        --backends eager eager_fused onnxruntime openvino openvino_int8 \
+        --output output/benchmark/prnet_s_640.json
 
-For each runtime and batch size, after ``--warmup`` runs, the median and p90 over ``--iters`` runs of:
+Runtimes: ``eager`` (PyTorch), ``eager_fused`` (BatchNorm folded into the convs), ``torchscript``,
+``onnxruntime``, ``onnxruntime_int8`` (static QDQ), ``openvino`` (FP32 IR, float32 compute),
+``openvino_bf16`` (same IR, bfloat16 compute where the CPU has it), ``openvino_int8`` (NNCF),
+``tensorrt``. INT8 files are calibrated on ``--calib-images`` images of ``--calib-dataset``.
+
+For each runtime and batch size, after ``--warmup`` runs, the median, p10/p90 and the spread
+(p90 / median; a warning above 1.5: the machine was busy) over ``--iters`` runs of:
 
 * ``preprocess``: resize ``--source-size`` RGB frames so the long side is ``--size`` and batch them
   (what ``prnet.inference.Predictor`` does on the host);
@@ -12,7 +19,10 @@ For each runtime and batch size, after ``--warmup`` runs, the median and p90 ove
 * ``postprocess``: score threshold, top-k and class-aware NMS on the host (graphs without NMS),
   rescaling to the source frame.
 
-``throughput_ips`` is images per second of the model step. The eager runtime runs the same
+``pipeline`` (batch 1): one ``--source-size`` JPEG read from disk and decoded, pre-processed, run
+and post-processed, as ``prnet.inference.Predictor`` does for a video frame or a file;
+``pipeline_over_model`` compares it to the model step. ``throughput_ips`` is images per second
+of the model step. The eager runtime runs the same
 ``DeployableDetector`` that is traced for TorchScript/ONNX/TensorRT, so the numbers compare like
 with like. Runtimes that cannot run here (TensorRT without CUDA) are reported with the reason.
 Weights do not change the timings much (NMS does see more candidates with a trained model); pass
@@ -25,27 +35,36 @@ import json
 import os
 import tempfile
 
+import cv2
 import numpy as np
 import torch
 from detectron2.modeling.postprocessing import detector_postprocess
 
 from prnet.analysis import count_parameters, cpu_name, time_function
 from prnet.cli.errors import exits_on_user_error
+from prnet.data.image_io import read_image_rgb
 from prnet.export import (
     EagerBackend,
+    convert_onnx_to_openvino,
     export_model,
     load_exported,
+    openvino_unavailable_reason,
     outputs_to_instances,
     tensorrt_unavailable_reason,
 )
+from prnet.export.onnx_int8 import quantize_onnx_int8
 from prnet.inference import Predictor, batch_images
 from prnet.modeling.build import build_model
 
 __all__ = ["BACKENDS", "benchmark_backend", "main", "parse_args"]
 
-BACKENDS = ("eager", "torchscript", "onnxruntime", "tensorrt")
-_SUFFIX = {"torchscript": ".ts", "onnxruntime": ".onnx", "tensorrt": ".engine"}
-_FORMAT = {"torchscript": "torchscript", "onnxruntime": "onnx", "tensorrt": "tensorrt"}
+BACKENDS = (
+    "eager", "eager_fused", "torchscript", "onnxruntime", "onnxruntime_int8",
+    "openvino", "openvino_bf16", "openvino_int8", "tensorrt",
+)  # fmt: skip
+DEFAULT_BACKENDS = ("eager", "eager_fused", "torchscript", "onnxruntime", "onnxruntime_int8",
+                    "openvino", "openvino_int8", "tensorrt")  # fmt: skip
+NOISY_SPREAD = 1.5  # p90 / median above this: the timings are not to be trusted
 
 
 def parse_args(argv=None):
@@ -56,37 +75,75 @@ def parse_args(argv=None):
     parser.add_argument("--size", type=int, default=640, help="long side of the model input")
     parser.add_argument("--source-size", type=int, nargs=2, default=[1080, 1920], metavar=("H", "W"))
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--backends", nargs="+", default=list(DEFAULT_BACKENDS), choices=BACKENDS)
     parser.add_argument("--nms", action="store_true", help="time graphs with NMS inside")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workdir", default=None, help="where exported files go (default: temp)")
+    parser.add_argument("--calib-dataset", default="synthetic_aerial_demo_train",
+                        help="registered dataset for INT8 calibration")  # fmt: skip
+    parser.add_argument("--calib-images", type=int, default=16)
     parser.add_argument("--output", help="JSON file to write (default: print only)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value config overrides")
     return parser.parse_args(argv)
 
 
 def _make_backend(name, model, args, workdir):
-    """The runtime ``name`` for ``model``, exporting it first where needed."""
-    if name == "eager":
-        return EagerBackend(model, with_nms=args.nms)
-    if name == "tensorrt" and tensorrt_unavailable_reason():
-        raise RuntimeError(tensorrt_unavailable_reason())
-    path = os.path.join(workdir, f"model{_SUFFIX[name]}")
-    extra = {"max_shape": (max(args.batch), 3, args.size, args.size)} if name == "tensorrt" else {}
-    export_model(
-        model, _FORMAT[name], path, with_nms=args.nms, trace_size=(1, args.size, args.size),
-        verify_size=None, **extra,
-    )  # fmt: skip
-    return load_exported(path, device=args.device)
+    """The runtime ``name`` for ``model``, exporting it first where needed (one ONNX file is shared
+    by ONNX Runtime, its INT8 version and OpenVINO)."""
+    if name in ("eager", "eager_fused"):
+        return EagerBackend(model, with_nms=args.nms, fuse=name == "eager_fused")
+    trace = dict(with_nms=args.nms, trace_size=(1, args.size, args.size), verify_size=None)
+    if name == "torchscript":
+        path = export_model(model, "torchscript", os.path.join(workdir, "model.ts"), **trace)
+        return load_exported(path, device=args.device)
+    if name == "tensorrt":
+        if tensorrt_unavailable_reason():
+            raise RuntimeError(tensorrt_unavailable_reason())
+        max_shape = (max(args.batch), 3, args.size, args.size)
+        path = export_model(model, "tensorrt", os.path.join(workdir, "model.engine"),
+                            max_shape=max_shape, **trace)  # fmt: skip
+        return load_exported(path, device=args.device)
+    onnx_path = os.path.join(workdir, "model.onnx")
+    if not os.path.exists(onnx_path):
+        export_model(model, "onnx", onnx_path, **trace)
+    calib = dict(calib_dataset=args.calib_dataset, calib_images=args.calib_images,
+                 image_size=args.size)  # fmt: skip
+    if name == "onnxruntime":
+        return load_exported(onnx_path, device=args.device)
+    if name == "onnxruntime_int8":
+        path = quantize_onnx_int8(onnx_path, os.path.join(workdir, "model_int8.onnx"), **calib)
+        return load_exported(path, device=args.device)
+    if openvino_unavailable_reason("int8" if name == "openvino_int8" else "fp32"):
+        raise RuntimeError(openvino_unavailable_reason("int8" if name == "openvino_int8" else "fp32"))
+    if name == "openvino_int8":
+        path = convert_onnx_to_openvino(onnx_path, os.path.join(workdir, "model_int8.xml"),
+                                        precision="int8", **calib)  # fmt: skip
+        return load_exported(path)
+    path = os.path.join(workdir, "model_fp32.xml")
+    if not os.path.exists(path):
+        convert_onnx_to_openvino(onnx_path, path, precision="fp32")
+    return load_exported(path, inference_precision="bf16" if name == "openvino_bf16" else "f32")
 
 
-def benchmark_backend(backend, args) -> dict:
+def write_test_frame(path: str, height: int, width: int) -> str:
+    """A JPEG the size of a video frame with smooth structure and fine texture (decoding cost
+    depends on content: pure noise would be an unusually expensive frame)."""
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
+    frame = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
+    frame += rng.integers(-12, 13, frame.shape, dtype=np.int16)
+    rgb = np.clip(frame, 0, 255).astype(np.uint8)
+    cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return path
+
+
+def benchmark_backend(backend, args, frame_path: str) -> dict:
     predictor = Predictor(backend, image_size=args.size, batch_size=max(args.batch))
-    h, w = args.source_size
-    frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    frame = read_image_rgb(frame_path)
+    h, w = frame.shape[:2]
     sync = backend.synchronize
     results = {}
     for batch in args.batch:
@@ -108,14 +165,32 @@ def benchmark_backend(backend, args) -> dict:
             for r in outputs_to_instances(outputs, sizes, **predictor.rules):
                 detector_postprocess(r.to("cpu"), h, w)
 
-        model_time = time_function(model_step, args.warmup, args.iters, sync)
+        cuda = backend.device.type == "cuda"
+        model_time = time_function(model_step, args.warmup, args.iters, sync, cuda_events=cuda)
         results[f"batch_{batch}"] = {
             "preprocess": time_function(preprocess, 1, max(3, args.iters // 4)),
             "model": model_time,
             "postprocess": time_function(postprocess, 1, max(3, args.iters // 4)),
             "throughput_ips": batch / (model_time["median_ms"] / 1e3),
         }
+        if batch == 1:  # the whole frame pipeline: read + decode, pre-process, model, post-process
+            pipeline = time_function(lambda: predictor(read_image_rgb(frame_path)),
+                                     max(1, args.warmup // 2), args.iters, sync)  # fmt: skip
+            results["batch_1"]["pipeline"] = pipeline
+            results["batch_1"]["pipeline_over_model"] = pipeline["median_ms"] / model_time["median_ms"]
     return results
+
+
+def _noisy(results: dict) -> list[str]:
+    """``runtime/batch/step`` of every timing whose p90 is more than NOISY_SPREAD x its median."""
+    return [
+        f"{name}/{key}/{step}"
+        for name, res in results.items()
+        for key, r in res.items()
+        if isinstance(r, dict)
+        for step in ("model", "pipeline")
+        if step in r and r[step]["spread"] > NOISY_SPREAD
+    ]
 
 
 @exits_on_user_error
@@ -148,15 +223,25 @@ def main(argv=None):
                 report["results"][name] = {"skipped": f"{type(e).__name__}: {e}"}
                 print(f"[benchmark] {name}: skipped ({e})")
                 continue
-            report["results"][name] = benchmark_backend(backend, args)
+            frame_path = os.path.join(workdir, "frame.jpg")
+            if not os.path.exists(frame_path):
+                write_test_frame(frame_path, *args.source_size)
+            report["results"][name] = benchmark_backend(backend, args, frame_path)
             for key, r in report["results"][name].items():
-                print(f"[benchmark] {name:12s} {key:8s} model {r['model']['median_ms']:8.1f} ms "
-                      f"(p90 {r['model']['p90_ms']:.1f}), pre {r['preprocess']['median_ms']:.1f} ms, "
-                      f"post {r['postprocess']['median_ms']:.1f} ms, {r['throughput_ips']:.1f} img/s")
+                line = (f"[benchmark] {name:16s} {key:8s} model {r['model']['median_ms']:8.1f} ms "
+                        f"(p90 {r['model']['p90_ms']:.1f}), pre {r['preprocess']['median_ms']:.1f} ms, "
+                        f"post {r['postprocess']['median_ms']:.1f} ms, {r['throughput_ips']:.1f} img/s")  # fmt: skip
+                if "pipeline" in r:
+                    line += f", frame pipeline {r['pipeline']['median_ms']:.1f} ms"
+                print(line)
     eager = report["results"].get("eager", {}).get("batch_1", {}).get("model")
     for name, res in report["results"].items():
         if eager and "batch_1" in res:
             res["batch_1"]["ratio_to_eager"] = res["batch_1"]["model"]["median_ms"] / eager["median_ms"]
+    report["noisy"] = _noisy(report["results"])
+    if report["noisy"]:
+        print(f"[benchmark] WARNING: p90 > {NOISY_SPREAD} x median for {', '.join(report['noisy'])}: "
+              "the machine was busy; close other work and run again before trusting the ratios")  # fmt: skip
     text = json.dumps(report, indent=2)
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

@@ -1,5 +1,6 @@
-"""Export a PRNet LazyConfig model to TorchScript, ONNX or a TensorRT engine, check it against
-eager PyTorch at a second size, and optionally evaluate the exported file with an evaluator preset.
+"""Export a PRNet LazyConfig model to TorchScript, ONNX, OpenVINO IR (FP32/FP16/INT8) or a TensorRT
+engine, check it against eager PyTorch at a second size, and optionally evaluate the exported file
+with an evaluator preset.
 
 ``tools/export_model.py`` is its command line. Examples::
 
@@ -7,6 +8,8 @@ eager PyTorch at a second size, and optionally evaluate the exported file with a
         --format onnx --output out/prnet_s.onnx --nms --trace-size 640 640
     python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
         --format tensorrt --precision int8 --calib-dataset visdrone_val --output out/prnet_s.engine
+    python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
+        --format openvino --precision int8 --calib-dataset visdrone_val --output out/prnet_s.xml
     # evaluate an exported file (same presets as training-time evaluation)
     python tools/export_model.py --exported out/prnet_s.onnx --eval visdrone_val --preset visdrone
     python tools/export_model.py ... model.num_classes=7        # key=value config overrides
@@ -25,6 +28,7 @@ from prnet.cli.errors import exits_on_user_error
 from prnet.export import (
     EXPORT_FORMATS,
     FORMAT_SUFFIX,
+    OpenVINOUnavailable,
     TensorRTUnavailable,
     export_model,
     load_exported,
@@ -54,13 +58,15 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--topk", type=int, help="NMS graph: candidates before NMS (TensorRT <= 3840)")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--device", default="cpu", help="device to trace on (cuda for TensorRT)")
+    q = p.add_argument_group("precision (OpenVINO and TensorRT)")
+    q.add_argument("--precision", choices=("fp32", "fp16", "int8"),
+                   help="default: fp16 for TensorRT, fp32 for OpenVINO")  # fmt: skip
+    q.add_argument("--calib-dataset", help="registered dataset for INT8 calibration")
+    q.add_argument("--calib-images", type=int, default=64)
     trt = p.add_argument_group("TensorRT")
-    trt.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16")
     trt.add_argument("--min-shape", type=int, nargs=4, default=(1, 3, 320, 320))
     trt.add_argument("--opt-shape", type=int, nargs=4, default=(1, 3, 640, 640))
     trt.add_argument("--max-shape", type=int, nargs=4, default=(8, 3, 1280, 1280))
-    trt.add_argument("--calib-dataset", help="registered dataset for INT8 calibration")
-    trt.add_argument("--calib-images", type=int, default=64)
     trt.add_argument("--calib-cache", help="INT8 calibration cache file (read/write)")
     ev = p.add_argument_group("evaluation of the exported file")
     ev.add_argument("--exported", help="evaluate this exported file instead of exporting")
@@ -90,22 +96,23 @@ def main(argv=None) -> dict:
         path = args.output or os.path.join("output", "export", stem + ext)
         try:
             model = build_model(args.config_file, args.weights, args.opts, device=args.device)
-            trt_kwargs = {}
+            backend_kwargs = {}
+            if args.format in ("openvino", "tensorrt"):
+                precision = args.precision or ("fp16" if args.format == "tensorrt" else "fp32")
+                backend_kwargs = dict(precision=precision, calib_dataset=args.calib_dataset,
+                                      calib_images=args.calib_images)  # fmt: skip
             if args.format == "tensorrt":
-                trt_kwargs = dict(
-                    precision=args.precision, min_shape=args.min_shape, opt_shape=args.opt_shape,
-                    max_shape=args.max_shape, calib_dataset=args.calib_dataset,
-                    calib_images=args.calib_images, calib_cache=args.calib_cache,
-                )
+                backend_kwargs.update(min_shape=args.min_shape, opt_shape=args.opt_shape,
+                                      max_shape=args.max_shape, calib_cache=args.calib_cache)  # fmt: skip
             export_model(
                 model, args.format, path, with_nms=args.nms,
                 trace_size=(args.batch, *args.trace_size),
                 verify_size=None if args.no_verify else (2, *args.verify_size),
                 max_det=args.max_det, score_thresh=args.score_thresh, nms_thresh=args.nms_thresh,
-                topk=args.topk, opset=args.opset, **trt_kwargs,
+                topk=args.topk, opset=args.opset, **backend_kwargs,
             )
-        except TensorRTUnavailable as e:
-            raise SystemExit(f"cannot build a TensorRT engine here: {e}") from e
+        except (TensorRTUnavailable, OpenVINOUnavailable) as e:
+            raise SystemExit(f"cannot export to {args.format} here: {e}") from e
         logger.info("exported %s (sidecar %s.json)", path, path)
         result["exported"] = path
     if args.eval:

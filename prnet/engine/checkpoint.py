@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.utils import comm
 
 from prnet.checkpoint import read_checkpoint
 
@@ -100,8 +101,8 @@ class PRNetCheckpointer(DetectionCheckpointer):
         super().__init__(model, save_dir, save_to_disk=save_to_disk, **checkpointables)
         self.tags_last_checkpoint = True
         self._resuming = False
-        if self.save_dir and self.save_to_disk:
-            self._remove_stale_temporaries()
+        if self.save_dir and self.save_to_disk and comm.is_main_process():
+            self._remove_stale_temporaries()  # (other processes never write)
 
     def _remove_stale_temporaries(self) -> None:
         if not os.path.isdir(self.save_dir):

@@ -18,7 +18,6 @@ from contextlib import nullcontext
 
 from detectron2.config import instantiate
 from detectron2.engine import (
-    create_ddp_model,
     default_argument_parser,
     default_setup,
     default_writers,
@@ -44,7 +43,13 @@ from .hooks import (
     ProgressBarHook,
     WarmupMomentumAndBiasLR,
 )
-from .trainer import build_trainer, place_model, resolve_device
+from .trainer import (
+    build_trainer,
+    convert_sync_batchnorm,
+    ddp_model,
+    place_model,
+    resolve_device,
+)
 
 __all__ = [
     "argument_parser",
@@ -154,6 +159,11 @@ def do_train(args, cfg, extra_hooks=()):
     model = instantiate(cfg.model)
     logger.info("Model:\n{}".format(model))
     place_model(model, device, cfg.train.get("channels_last"))
+    sync_bn = cfg.train.get("sync_bn")
+    if comm.get_world_size() > 1 and (sync_bn is None or sync_bn):
+        # BN statistics over the whole batch, as in one process; before the optimizer and the
+        # EMA take references to the BatchNorm parameters
+        convert_sync_batchnorm(model)
 
     cfg.optimizer.params.model = model
     optim = instantiate(cfg.optimizer)
@@ -177,7 +187,7 @@ def do_train(args, cfg, extra_hooks=()):
     if cfg.train.ema.enabled:
         ema = ModelEMA(model, decay=schedule.ema_decay, tau=schedule.ema_tau)
 
-    model = create_ddp_model(model, **cfg.train.ddp)
+    model = ddp_model(model, device, **cfg.train.ddp)
     trainer = build_trainer(
         model,
         train_loader,
@@ -300,7 +310,7 @@ def evaluate_checkpoint(cfg, allow_mismatch: bool = False):
         raise ValueError("--eval-only needs the weights to score: train.init_checkpoint=<file>")
     model = instantiate(cfg.model)
     place_model(model, resolve_device(cfg.train.get("device")), cfg.train.get("channels_last"))
-    model = create_ddp_model(model)
+    model = ddp_model(model, cfg.train.get("device") or resolve_device(None))
     ema = ModelEMA(model) if cfg.train.ema.enabled else None
     checkpointables = {"ema": ema} if ema is not None else {}
     checkpointer = PRNetCheckpointer(model, **checkpointables)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 import torch
-from detectron2.engine import AMPTrainer, SimpleTrainer
+from detectron2.engine import AMPTrainer, SimpleTrainer, create_ddp_model
+from detectron2.layers import NaiveSyncBatchNorm
 from detectron2.utils import comm
 from detectron2.utils.events import get_event_storage
 
@@ -16,6 +17,8 @@ __all__ = [
     "GuardedAMPTrainer",
     "GuardedTrainer",
     "build_trainer",
+    "convert_sync_batchnorm",
+    "ddp_model",
     "place_model",
     "resolve_device",
 ]
@@ -44,6 +47,30 @@ def resolve_device(device: str | None = None) -> str:
                 "train.device=cpu (or leave it unset to pick the GPU when there is one)"
             ])
     return device
+
+
+def convert_sync_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+    """Replace every ``BatchNorm2d`` by Detectron2's ``NaiveSyncBatchNorm`` (statistics over the
+    whole batch of all processes; it works with gloo on CPU, unlike ``torch.nn.SyncBatchNorm``),
+    keeping parameters and statistics. In one process it is an ordinary BatchNorm."""
+    for name, child in list(model.named_children()):
+        if type(child) is torch.nn.BatchNorm2d:
+            sync = NaiveSyncBatchNorm(
+                child.num_features, eps=child.eps, momentum=child.momentum, affine=child.affine
+            ).to(next(child.buffers()).device)
+            sync.load_state_dict(child.state_dict())
+            setattr(model, name, sync)
+        else:
+            convert_sync_batchnorm(child)
+    return model
+
+
+def ddp_model(model: torch.nn.Module, device: str, **ddp_kwargs) -> torch.nn.Module:
+    """Detectron2's ``create_ddp_model`` (the model itself in one process), with the CPU case
+    (gloo): no ``device_ids``."""
+    if comm.get_world_size() > 1 and not str(device).startswith("cuda"):
+        ddp_kwargs.setdefault("device_ids", None)
+    return create_ddp_model(model, **ddp_kwargs)
 
 
 def place_model(model: torch.nn.Module, device: str, channels_last: bool | None = None):

@@ -118,6 +118,11 @@ class AerialEvaluator(DatasetEvaluator):
         if not predictions:
             logger.warning("[AerialEvaluator] Did not receive any predictions.")
             return {}
+        seen = [p["image_id"] for p in predictions]
+        if len(seen) != len(set(seen)):  # e.g. a sampler that repeats images across processes
+            twice = sorted({i for i in seen if seen.count(i) > 1}, key=str)[:10]
+            raise ValueError(f"images evaluated more than once (their AP would count twice): {twice}")
+        self.num_images_scored = len(seen)
 
         results = self._to_dataset_ids([r for p in predictions for r in p["instances"]])
         img_ids = sorted({p["image_id"] for p in predictions})

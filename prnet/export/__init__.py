@@ -21,13 +21,20 @@ from .graph import (
     outputs_to_instances,
     select_detections,
 )
+from .calibration import calibration_batches
 from .metadata import EXPORT_FORMATS, FORMAT_SUFFIX, read_metadata
+from .openvino import (
+    OPENVINO_PRECISIONS,
+    OpenVINOBackend,
+    OpenVINOUnavailable,
+    convert_onnx_to_openvino,
+    openvino_unavailable_reason,
+)
 from .runtime import EagerBackend, OnnxRuntimeBackend, TorchScriptBackend, load_exported
 from .tensorrt import (
     TensorRTBackend,
     TensorRTUnavailable,
     build_engine,
-    calibration_batches,
     require_tensorrt,
     tensorrt_unavailable_reason,
 )
@@ -40,7 +47,10 @@ __all__ = [
     "EagerBackend",
     "ExportMismatch",
     "NMS_OUTPUTS",
+    "OPENVINO_PRECISIONS",
     "OnnxRuntimeBackend",
+    "OpenVINOBackend",
+    "OpenVINOUnavailable",
     "RAW_OUTPUTS",
     "TensorRTBackend",
     "TensorRTUnavailable",
@@ -48,12 +58,14 @@ __all__ = [
     "build_engine",
     "calibration_batches",
     "compare_outputs",
+    "convert_onnx_to_openvino",
     "export_model",
     "export_onnx",
     "export_torchscript",
     "load_exported",
     "make_sample_images",
     "nms_in_graph",
+    "openvino_unavailable_reason",
     "outputs_to_instances",
     "read_metadata",
     "require_tensorrt",

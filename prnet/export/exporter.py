@@ -14,10 +14,19 @@ from .compare import compare_outputs
 from .formats import export_onnx, export_torchscript, make_sample_images
 from .graph import DeployableDetector
 from .metadata import EXPORT_FORMATS
+from .openvino import OpenVINOUnavailable, convert_onnx_to_openvino, openvino_unavailable_reason
 from .runtime import load_exported
 from .tensorrt import build_engine, require_tensorrt
 
-__all__ = ["export_model", "verify_export"]
+#: ``verify_export`` tolerances by precision: half precision and INT8 do not match float32 to 1e-4.
+#: INT8 is not compared detection by detection; its accuracy is measured on a dataset instead.
+VERIFY_TOLERANCES = {
+    "fp32": dict(rtol=1e-3, atol=1e-4),
+    "fp16": dict(rtol=2e-2, atol=1e-2, match_iou=0.9),
+    "int8": None,
+}
+
+__all__ = ["VERIFY_TOLERANCES", "export_model", "verify_export"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,19 +80,24 @@ def export_model(
     nms_thresh: float | None = None,
     topk: int | None = None,
     opset: int = 17,
-    **trt_kwargs,
+    **backend_kwargs,
 ) -> str:
     """Export ``model`` (a ``PRNetDetector``) to ``fmt`` at ``output``; returns the file path.
 
     ``trace_size``: ``(batch, height, width)`` of the tracing input; ``verify_size``: a second
-    size at which the file is checked against eager PyTorch (``None``: skip). TensorRT goes
-    through an ONNX file next to ``output`` and :func:`prnet.export.tensorrt.build_engine`
-    (``trt_kwargs``: ``precision``, ``min_shape``, ``opt_shape``, ``max_shape``, ``calib_dataset``...).
+    size at which the file is checked against eager PyTorch (``None``: skip; INT8 files are never
+    compared detection by detection). OpenVINO and TensorRT go through an ONNX file next to
+    ``output``; ``backend_kwargs``: ``precision`` (``fp32``/``fp16``/``int8``), ``calib_dataset``,
+    ``calib_images`` for both, and ``min_shape``, ``opt_shape``, ``max_shape``, ``calib_cache``
+    for TensorRT (:func:`prnet.export.tensorrt.build_engine`).
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {EXPORT_FORMATS}")
+    precision = backend_kwargs.get("precision", "fp16" if fmt == "tensorrt" else "fp32")
     if fmt == "tensorrt":
         require_tensorrt()  # fail before the slow ONNX export
+    if fmt == "openvino" and openvino_unavailable_reason(precision):
+        raise OpenVINOUnavailable(openvino_unavailable_reason(precision))
     wrapper = DeployableDetector(
         model.eval(),
         with_nms,
@@ -102,8 +116,17 @@ def export_model(
         onnx_path = os.path.splitext(output)[0] + ".onnx"
         export_onnx(wrapper.cpu(), images.cpu(), onnx_path, opset=opset)
         wrapper.to(device)
-        build_engine(onnx_path, output, **trt_kwargs)
-    if verify_size is not None:
-        verify_export(output, wrapper, make_sample_images(*verify_size, seed=1, device=device))
+        if fmt == "openvino":
+            keys = ("precision", "calib_dataset", "calib_images")
+            convert_onnx_to_openvino(onnx_path, output, image_size=max(trace_size[1:]),
+                                     **{k: v for k, v in backend_kwargs.items() if k in keys})  # fmt: skip
+        else:
+            build_engine(onnx_path, output, **backend_kwargs)
+    tolerances = VERIFY_TOLERANCES.get(precision, VERIFY_TOLERANCES["fp32"])
+    if verify_size is not None and tolerances is not None:
+        images = make_sample_images(*verify_size, seed=1, device=device)
+        verify_export(output, wrapper, images, **tolerances)
         logger.info("verified %s against eager PyTorch at %s", output, tuple(verify_size))
+    elif verify_size is not None:
+        logger.info("%s: INT8, not compared detection by detection; measure its accuracy", output)
     return output

@@ -8,9 +8,9 @@ import os
 
 __all__ = ["EXPORT_FORMATS", "FORMAT_SUFFIX", "metadata_path", "read_metadata", "write_metadata"]
 
-EXPORT_FORMATS = ("torchscript", "onnx", "tensorrt")
+EXPORT_FORMATS = ("torchscript", "onnx", "openvino", "tensorrt")
 #: The file suffix of each export format.
-FORMAT_SUFFIX = {"torchscript": ".ts", "onnx": ".onnx", "tensorrt": ".engine"}
+FORMAT_SUFFIX = {"torchscript": ".ts", "onnx": ".onnx", "openvino": ".xml", "tensorrt": ".engine"}
 
 
 def metadata_path(path: str | os.PathLike) -> str:

@@ -8,6 +8,7 @@ evaluation of exported models and a benchmark need: :func:`load_exported` for fi
 """
 from __future__ import annotations
 
+import copy
 import os
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 from .backend import Backend
 from .graph import DeployableDetector
 from .metadata import read_metadata
+from .openvino import OpenVINOBackend
 from .tensorrt import TensorRTBackend
 
 __all__ = [
@@ -28,20 +30,28 @@ __all__ = [
 
 
 class EagerBackend(Backend):
-    """The PyTorch model behind the same interface (the reference for parity and benchmarks)."""
+    """The PyTorch model behind the same interface (the reference for parity and benchmarks);
+    ``fuse=True`` runs a copy with BatchNorm folded into the convs (``PRNetDetector.fuse``) in the
+    channels-last memory format (oneDNN/cuDNN convolutions skip their layout conversions)."""
 
     name = "eager"
 
-    def __init__(self, model: nn.Module, with_nms: bool = False, **wrapper_kwargs):
+    def __init__(
+        self, model: nn.Module, with_nms: bool = False, fuse: bool = False, **wrapper_kwargs
+    ):
         wrapper = model if isinstance(model, DeployableDetector) else None
         if wrapper is None:
+            if fuse:  # BN folded into the convs, on a copy: the caller's model keeps its BNs
+                model = copy.deepcopy(model).fuse()
             wrapper = DeployableDetector(model.eval(), with_nms, **wrapper_kwargs)
-        self.wrapper = wrapper.eval()
+        self.memory_format = torch.channels_last if fuse else torch.contiguous_format
+        self.wrapper = wrapper.eval().to(memory_format=self.memory_format)
         super().__init__(wrapper.metadata(), next(wrapper.parameters()).device)
 
     @torch.no_grad()
     def __call__(self, images):
-        return dict(zip(self.output_names, self.wrapper(images.to(self.device))))
+        images = images.to(self.device).contiguous(memory_format=self.memory_format)
+        return dict(zip(self.output_names, self.wrapper(images)))
 
 
 class TorchScriptBackend(Backend):
@@ -91,9 +101,9 @@ class OnnxRuntimeBackend(Backend):
 
 
 def load_exported(path: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> Backend:
-    """Open an exported file by its sidecar's ``format`` (or suffix): ``.ts``/``.pt`` TorchScript,
-    ``.onnx`` ONNX Runtime, ``.engine``/``.plan`` TensorRT. ``device`` defaults to CUDA for
-    TensorRT and CPU otherwise."""
+    """Open an exported file by its sidecar's ``format``: TorchScript, ONNX (ONNX Runtime),
+    OpenVINO IR, TensorRT engine. ``device`` defaults to CUDA for TensorRT and CPU otherwise;
+    ``kwargs`` go to the backend (e.g. ``hint``/``threads`` for OpenVINO)."""
     path = os.fspath(path)
     try:
         meta = read_metadata(path)
@@ -106,6 +116,8 @@ def load_exported(path: str | os.PathLike, device: str | torch.device | None = N
         return TorchScriptBackend(path, device or "cpu", meta)
     if fmt == "onnx":
         return OnnxRuntimeBackend(path, device or "cpu", meta, **kwargs)
+    if fmt == "openvino":
+        return OpenVINOBackend(path, device or "cpu", meta, **kwargs)
     if fmt == "tensorrt":
         return TensorRTBackend(path, device or "cuda", meta)
     raise ValueError(f"{path}: unknown exported format {fmt!r}")

@@ -13,8 +13,9 @@ detections back to image pixels and merges duplicates (:func:`merge_detections`)
   their enclosing box, keeping the best score. The two halves of an object cut by a tile border
   (each seen partially by one tile) become one box covering the object.
 
-Memory stays bounded on huge frames: tiles are cut one batch at a time, and greedy merging matches
-one box against the others at a time instead of building the ``N x N`` match matrix.
+Memory stays bounded on huge frames: tiles are cut one batch at a time, and greedy merging is
+vectorised over the ``N x N`` match matrix of a class only while it is small (``DENSE_MERGE_MAX``),
+matching one box against the others at a time above that.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from typing import Sequence
 import numpy as np
 import torch
 from detectron2.layers import batched_nms
-from detectron2.structures import Boxes, Instances, pairwise_ioa, pairwise_iou
+from detectron2.structures import Boxes, Instances, pairwise_iou
+from detectron2.structures.boxes import pairwise_intersection
 
 from .predictor import Predictor
 
@@ -62,27 +64,75 @@ def tile_grid(
     ]
 
 
+#: Up to this many boxes of one class, greedy merging builds the full match matrix and runs
+#: vectorised (16 MB of booleans at most); above it, one leader at a time in O(N) memory.
+DENSE_MERGE_MAX = 4096
+
+
+def _match(a: Boxes, b: Boxes, metric: str) -> torch.Tensor:
+    """``len(a) x len(b)`` IoU, or IoS (intersection over the smaller of the two areas)."""
+    if metric == "ios":
+        inter = pairwise_intersection(a, b)
+        smaller = torch.minimum(a.area()[:, None], b.area()[None, :])
+        return torch.where(inter > 0, inter / smaller.clamp_min(1e-12), inter.new_zeros(()))
+    return pairwise_iou(a, b)
+
+
 def _greedy_merge(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, metric: str):
     """Indices of the cluster leaders and the enclosing box of each cluster (one class).
 
-    One leader at a time, matched against the boxes not yet taken, with Detectron2's pairwise
+    Greedy merging keeps exactly the boxes NMS would keep (same metric and threshold) and gives
+    each other box to the best-scored leader that matches it. Both are computed on the match
+    matrix at once (:func:`_greedy_merge_dense`) when it is small enough, else one leader at a
+    time (:func:`_greedy_merge_streaming`); the two agree exactly.
+    """
+    if metric not in ("ios", "iou"):
+        raise ValueError(f"match metric must be 'ios' or 'iou', got {metric!r}")
+    if len(boxes) <= DENSE_MERGE_MAX:
+        return _greedy_merge_dense(boxes, scores, thresh, metric)
+    return _greedy_merge_streaming(boxes, scores, thresh, metric)
+
+
+def _greedy_merge_dense(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, metric: str):
+    order = scores.argsort(descending=True)
+    boxes = boxes[order]
+    n = len(boxes)
+    if n == 0:
+        return order[:0], boxes[:0]
+    # matches[i, j]: box i (better score) matches box j
+    matches = torch.triu(_match(Boxes(boxes), Boxes(boxes), metric) > thresh, diagonal=1)
+    # NMS's keep set: a box is kept unless a kept, better-scored box matches it (one pass over
+    # the rows of the precomputed matrix, as boolean numpy vectors)
+    rows = matches.numpy()
+    keep_np = np.ones(n, dtype=bool)
+    for i in range(n):
+        if keep_np[i]:
+            keep_np[i + 1 :] &= ~rows[i, i + 1 :]
+    keep = torch.from_numpy(keep_np)
+    owner_matrix = matches & keep[:, None]
+    owner_matrix.diagonal().copy_(keep)
+    owner = owner_matrix.to(torch.uint8).argmax(0)  # first (best-scored) matching leader
+    lo = boxes[:, :2].new_full((n, 2), float("inf")).scatter_reduce(
+        0, owner[:, None].expand(n, 2), boxes[:, :2], "amin")  # fmt: skip
+    hi = boxes[:, 2:].new_full((n, 2), float("-inf")).scatter_reduce(
+        0, owner[:, None].expand(n, 2), boxes[:, 2:], "amax")  # fmt: skip
+    leaders = keep.nonzero(as_tuple=True)[0]
+    return order[leaders], torch.cat((lo, hi), 1)[leaders]
+
+
+def _greedy_merge_streaming(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, metric: str):
+    """One leader at a time, matched against the boxes not yet taken, with Detectron2's pairwise
     functions on one row: the values, hence the merges, are those of the full ``N x N`` matrix,
     in ``O(N)`` memory. The matrix took gigabytes on a large sliced frame (257 tiles x 500
     detections: ~18k boxes per class, 1.3 GB per float matrix, several of them).
     """
-    if metric not in ("ios", "iou"):
-        raise ValueError(f"match metric must be 'ios' or 'iou', got {metric!r}")
     order = scores.argsort(descending=True)
     boxes = boxes[order]
     alive = torch.arange(len(boxes))  # not yet taken, best score first
     leaders, merged = [], []
     while len(alive):
         rest = Boxes(boxes[alive])
-        lead = Boxes(rest.tensor[:1])
-        if metric == "ios":  # intersection over the smaller of the two areas
-            match = torch.maximum(pairwise_ioa(lead, rest)[0], pairwise_ioa(rest, lead)[:, 0])
-        else:
-            match = pairwise_iou(lead, rest)[0]
+        match = _match(Boxes(rest.tensor[:1]), rest, metric)[0]
         members = match > thresh
         members[0] = True
         group = rest.tensor[members]
@@ -145,6 +195,8 @@ class SlicedPredictor:
         merge, merge_thresh, match_metric: see :func:`merge_detections`.
         max_det: detections kept per image after merging (default: the predictor's).
         tile_batch: tiles per backend call.
+        score_thresh: detections scored below it are dropped before merging (default: keep what
+            the predictor returns); a deployment threshold such as 0.25 also makes merging cheap.
     """
 
     def __init__(
@@ -159,6 +211,7 @@ class SlicedPredictor:
         match_metric: str = "ios",
         max_det: int | None = None,
         tile_batch: int = 8,
+        score_thresh: float | None = None,
     ):
         self.predictor = predictor
         self.tile_size = tile_size
@@ -169,6 +222,7 @@ class SlicedPredictor:
         self.match_metric = match_metric
         self.max_det = predictor.rules["max_det"] if max_det is None else int(max_det)
         self.tile_batch = int(tile_batch)
+        self.score_thresh = score_thresh
 
     def predict_tiles(self, image: np.ndarray) -> Instances:
         """Detections of every tile (and the full-image pass), in image pixels, not merged.
@@ -188,6 +242,8 @@ class SlicedPredictor:
         result.pred_boxes = Boxes(torch.cat([p[0] for p in parts]))
         result.scores = torch.cat([p[1] for p in parts])
         result.pred_classes = torch.cat([p[2] for p in parts])
+        if self.score_thresh is not None:
+            result = result[result.scores >= self.score_thresh]
         return result
 
     def _predict_batch(self, image: np.ndarray, tiles: list) -> list[tuple]:

@@ -15,6 +15,7 @@ from .blocks import (
 )
 from .downsample import DOWNSAMPLES, make_downsample
 from .essamp import ESSamp
+from .fuse import fuse_conv_bn
 
 __all__ = [
     "BN_EPS",
@@ -32,4 +33,5 @@ __all__ = [
     "ESSamp",
     "DOWNSAMPLES",
     "make_downsample",
+    "fuse_conv_bn",
 ]

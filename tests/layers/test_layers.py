@@ -86,3 +86,39 @@ def test_c2psa_attention_sees_all_positions():
     x2 = x.clone()
     x2[..., 7, 7] += 5.0
     assert (block(x2) - y0)[..., 0, 0].abs().max() > 1e-4
+
+
+def test_fused_model_equals_the_unfused_one():
+    """BN folded into the convs (Conv, ESSamp, the head): same outputs in eval mode, no BN left."""
+    import copy
+
+    from prnet import build_model
+
+    torch.manual_seed(0)
+    model = build_model("configs/PRNet/prnet_n.py", overrides=["model.num_classes=7"])
+    with torch.no_grad():  # statistics far from the identity, as after training
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    fused = copy.deepcopy(model).fuse()
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    assert fused.fuse() is fused  # twice is harmless
+    x = torch.rand(2, 3, 96, 128)
+    with torch.no_grad():
+        features = model.backbone(x)
+        expected = model.head([features[f] for f in model.head_in_features])
+        features = fused.backbone(x)
+        got = fused.head([features[f] for f in fused.head_in_features])
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+    images = [{"image": (x[0] * 255).to(torch.uint8)}]
+    model.test_score_thresh = fused.test_score_thresh = 0.0  # the untrained head scores ~1e-4
+    with torch.no_grad():
+        a, b = model(images)[0]["instances"], fused(images)[0]["instances"]
+    # detections sorted by score: the same scores (classes may swap among near ties)
+    n = min(len(a), len(b), 50)
+    assert n > 0
+    torch.testing.assert_close(b.scores[:n], a.scores[:n], rtol=0, atol=1e-4)

@@ -1,14 +1,17 @@
 """PRNet's training loss (YOLO11's, docs/paper.md): BCE on task-aligned soft targets, CIoU and DFL.
 
-Every term is normalised by the sum of the soft targets over the batch; box terms are weighted by each
+Every term is normalised by the sum of the soft targets over the batch (the whole batch over all
+data-parallel processes); box terms are weighted by each
 positive's target score. Unlike Ultralytics we do not multiply the loss by the batch size: as everywhere in
 Detectron2, losses are batch means and the learning rate carries the batch-size scaling.
 """
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from detectron2.layers import ciou_loss
+from detectron2.utils import comm
 
 __all__ = ["distribution_focal_loss", "DetectionLoss"]
 
@@ -23,6 +26,18 @@ def distribution_focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch
     ce = lambda idx: F.cross_entropy(logits.flatten(0, 1), idx.flatten(), reduction="none")  # noqa: E731
     loss = ce(left).view_as(target) * (1 - weight_right) + ce(left + 1).view_as(target) * weight_right
     return loss.mean(-1)
+
+
+def _mean_over_processes(value: torch.Tensor) -> torch.Tensor:
+    """``value`` averaged over the data-parallel processes (itself in one process). The loss is
+    normalised by the whole batch's target sum: each process divides by the mean of the sums, and
+    DDP's gradient average then equals one process seeing the whole batch."""
+    world = comm.get_world_size()
+    if world == 1:
+        return value
+    value = value.clone()
+    dist.all_reduce(value)
+    return value / world
 
 
 class DetectionLoss:
@@ -49,7 +64,7 @@ class DetectionLoss:
         target_boxes: torch.Tensor,
         target_scores: torch.Tensor,
     ) -> dict[str, torch.Tensor]:
-        normaliser = target_scores.sum().clamp(min=1.0)
+        normaliser = _mean_over_processes(target_scores.sum().detach()).clamp(min=1.0)
         loss_cls = F.binary_cross_entropy_with_logits(
             cls_logits, target_scores.to(cls_logits.dtype), reduction="sum"
         )

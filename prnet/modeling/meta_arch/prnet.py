@@ -9,6 +9,7 @@ from detectron2.modeling.meta_arch.dense_detector import DenseDetector
 from detectron2.structures import Boxes, ImageList, Instances
 from torch import nn
 
+from ...layers import fuse_conv_bn
 from ..head.assigner import TaskAlignedAssigner
 from ..head.dense_head import DenseHead, dfl_to_distances, distances_to_boxes, make_points
 from ..head.loss import DetectionLoss
@@ -83,6 +84,11 @@ class PRNetDetector(DenseDetector):
         self.test_nms_thresh = test_nms_thresh
         self.test_topk_candidates = test_topk_candidates
         self.max_detections_per_image = max_detections_per_image
+
+    def fuse(self) -> "PRNetDetector":
+        """Fold BatchNorm into the convs for inference (``prnet.layers.fuse_conv_bn``); returns
+        the model, in eval mode. Outputs stay equal up to float rounding; it cannot train after."""
+        return fuse_conv_bn(self)
 
     @classmethod
     def from_config(cls, cfg):

@@ -1,0 +1,52 @@
+"""tools/benchmark.py: every runtime side by side in one JSON, with median, p90 and the spread,
+the frame pipeline at batch 1, unavailable runtimes reported with their reason, and noisy timings
+flagged."""
+import json
+import os
+
+import pytest
+
+from prnet.analysis import time_function
+from prnet.cli import benchmark
+from prnet.export import openvino_unavailable_reason
+from prnet.utils.testing import repo_root
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "b.json"
+    backends = ["eager", "eager_fused", "onnxruntime", "tensorrt"]
+    if openvino_unavailable_reason() is None:
+        backends.append("openvino")
+    config = os.path.join(repo_root(), "configs", "PRNet", "prnet_n.py")
+    benchmark.main(["--config-file", config, "--size", "64", "--batch", "1", "2",
+                    "--warmup", "1", "--iters", "3", "--source-size", "72", "128",
+                    "--backends", *backends, "--output", str(out)])  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def test_every_runtime_side_by_side(report):
+    results = report["results"]
+    assert "CUDA" in results["tensorrt"]["skipped"]
+    for name in [n for n in results if n != "tensorrt"]:
+        b1 = results[name]["batch_1"]
+        assert {"median_ms", "p90_ms", "p10_ms", "spread"} <= set(b1["model"])
+        assert b1["model"]["p90_ms"] >= b1["model"]["median_ms"] > 0
+        assert b1["pipeline"]["median_ms"] > 0 and b1["pipeline_over_model"] > 0
+        assert "ratio_to_eager" in b1 and "batch_2" in results[name]
+    assert results["eager"]["batch_1"]["ratio_to_eager"] == 1.0
+    assert isinstance(report["noisy"], list)
+
+
+def test_noisy_timings_are_flagged():
+    quiet = {"model": {"spread": 1.1}, "pipeline": {"spread": 1.2}}
+    noisy = {"model": {"spread": 1.8}}
+    flagged = benchmark._noisy({"a": {"batch_1": quiet}, "b": {"batch_1": noisy}, "c": {"skipped": "x"}})
+    assert flagged == ["b/batch_1/model"]
+
+
+def test_time_function_spread():
+    calls = iter([1.0] * 2 + [0.0] * 100)
+    t = time_function(lambda: next(calls), warmup=0, iters=5)
+    assert t["spread"] == pytest.approx(t["p90_ms"] / t["median_ms"])
+    assert t["min_ms"] <= t["p10_ms"] <= t["median_ms"] <= t["p90_ms"] <= t["max_ms"]
