@@ -19,7 +19,6 @@ Outputs and their order are documented in prnet/export/graph.py and in the ``<fi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 from detectron2.utils.logger import setup_logger
@@ -33,6 +32,7 @@ from prnet.export import (
     export_model,
     load_exported,
 )
+from prnet.evaluation import report_to_json
 from prnet.inference import Predictor, evaluate_predictor
 from prnet.modeling.build import build_model
 
@@ -121,6 +121,6 @@ def main(argv=None) -> dict:
         metrics = evaluate_predictor(
             predictor, args.eval, args.preset, output_dir=args.eval_output, limit=args.limit
         )
-        print(json.dumps(metrics, indent=2, default=float))
+        print(report_to_json(metrics))
         result["metrics"] = metrics
     return result

@@ -10,9 +10,11 @@ dataset with an evaluator preset (sliced or not).
         --overlap 0.2 --merge greedy --output out/sliced
     python tools/predict.py --exported out/prnet_s.onnx --slice --eval visdrone_val --preset visdrone
 
-Results: ``<output>/results.json`` (``category_id`` contiguous 0..K-1 unless ``--dataset-meta``
-maps them to dataset ids) and drawn pictures in ``<output>/vis/``. Image ids are unique in a run
-and do not depend on the input order: the file stem (``a`` for ``a.jpg``), the file name when
+Results: ``<output>/results.json`` (COCO results: integer ``image_id`` 1, 2, ... in prediction
+order, ``category_id`` contiguous 0..K-1 unless ``--dataset-meta`` maps them to dataset ids),
+``<output>/images.json`` (each integer id's readable name, file, video frame and size) and drawn
+pictures in ``<output>/vis/`` (videos at the source's frame rate over ``--video-stride``).
+Readable names are unique in a run and do not depend on the input order: the file stem (``a`` for ``a.jpg``), the file name when
 stems clash (``a.jpg`` and ``a.png`` in one folder), the path relative to the inputs' common folder
 when names clash too (``day1/a.jpg``, ``day2/a.jpg``); video frames are ``<video id>_<frame:06d>``.
 Pictures are ``vis/<image id>.jpg`` and ``vis/<video id>.mp4``, drawn at most ``--vis-max-size``
@@ -38,6 +40,7 @@ from tqdm import tqdm
 
 from prnet.cli.errors import exits_on_user_error
 from prnet.export import EagerBackend, load_exported
+from prnet.evaluation import report_to_json
 from prnet.inference import Predictor, SlicedPredictor, evaluate_predictor
 from prnet.inference.sources import (
     count_frames,
@@ -134,7 +137,7 @@ def main(argv=None) -> dict:
     predictor = make_predictor(args)
     if args.eval:
         metrics = evaluate_predictor(predictor, args.eval, args.preset, output_dir=args.output, limit=args.limit)
-        print(json.dumps(metrics, indent=2, default=float))
+        print(report_to_json(metrics))
         return {"metrics": metrics}
 
     class_names, category_ids = None, None
@@ -146,7 +149,7 @@ def main(argv=None) -> dict:
     ids = image_ids(files)
     vis_dir = os.path.join(args.output, "vis")
     os.makedirs(vis_dir, exist_ok=True)
-    results, writers, skipped = [], {}, []
+    results, writers, skipped, images = [], {}, [], []
     sliced = isinstance(predictor, SlicedPredictor)
     step = 1 if sliced else predictor.batch_size
     total = count_frames(files) if args.video_stride == 1 else None
@@ -170,7 +173,9 @@ def main(argv=None) -> dict:
             return
         if frame.source not in writers:
             h, w = drawn.shape[:2]
-            writer = cv2.VideoWriter(name + ".mp4", cv2.VideoWriter_fourcc(*"mp4v"), 25, (w, h))
+            # the source's frame rate (25 when the container does not say), over the stride
+            fps = (frame.fps or 25.0) / args.video_stride
+            writer = cv2.VideoWriter(name + ".mp4", cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
             if not writer.isOpened():
                 raise OSError(f"{name}.mp4: could not open a video writer")
             writers[frame.source] = writer
@@ -179,7 +184,12 @@ def main(argv=None) -> dict:
     def flush(batch):
         outs = [predictor(f.image) for f in batch] if sliced else predictor([f.image for f in batch])
         for f, inst in zip(batch, outs):
-            results.extend(instances_to_results(inst, f.image_id, category_ids))
+            # COCO tools (pycocotools, SAHI) need integer ids: 1, 2, ... in prediction order;
+            # images.json maps them to the readable ids and files
+            number = len(images) + 1
+            images.append({"id": number, "name": f.image_id, "file_name": f.source,
+                           "frame": f.index, "height": f.image.shape[0], "width": f.image.shape[1]})  # fmt: skip
+            results.extend(instances_to_results(inst, number, category_ids))
             if not args.no_vis:
                 draw(f, inst)
         bar.update(len(batch))
@@ -199,6 +209,8 @@ def main(argv=None) -> dict:
     out_json = os.path.join(args.output, "results.json")
     with open(out_json, "w", encoding="utf-8") as f:
         json.dump(results, f)
+    with open(os.path.join(args.output, "images.json"), "w", encoding="utf-8") as f:
+        json.dump(images, f, indent=1)
     skipped_json = os.path.join(args.output, "skipped.json")
     with open(skipped_json, "w", encoding="utf-8") as f:
         json.dump(skipped, f, indent=1)

@@ -38,6 +38,8 @@ def per_class_table(report: dict) -> str:
 
 
 def _json_safe(value):
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy / torch scalars
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

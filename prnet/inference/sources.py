@@ -53,7 +53,7 @@ class Frame(NamedTuple):
     source: str  # file path
     index: int  # frame index in a video, 0 for images
     image_id: int | str  # image_ids()[source] for images, "<that>_<index:06d>" for video frames
-
+    fps: float | None = None  # a video's frame rate, as its container reports it
 
 def _kind(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
@@ -165,6 +165,7 @@ def iter_sources(
             unreadable(f, "cannot open the video (OpenCV found no readable stream)")
             continue
         expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = cap.get(cv2.CAP_PROP_FPS) or None
         index = 0
         try:
             while True:
@@ -173,7 +174,7 @@ def iter_sources(
                     break
                 if index % video_stride == 0:
                     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-                    yield Frame(rgb, f, index, f"{ids[f]}_{index:06d}")
+                    yield Frame(rgb, f, index, f"{ids[f]}_{index:06d}", fps)
                 index += 1
         finally:
             cap.release()

@@ -61,7 +61,9 @@ def test_unreadable_files_are_skipped_counted_and_listed(tmp_path, capsys):
     result = tool.main(["--input", str(folder), "--output", str(out), *MODEL])
     assert result["num_images"] == 2
     results = json.load(open(out / "results.json"))
-    assert {r["image_id"] for r in results} == {"a", "b"}
+    images = json.load(open(out / "images.json"))
+    assert [(im["id"], im["name"]) for im in images] == [(1, "a"), (2, "b")]
+    assert {r["image_id"] for r in results} <= {1, 2}  # integers, as pycocotools and SAHI need
     skipped = json.load(open(out / "skipped.json"))
     assert [os.path.basename(s["file"]) for s in skipped] == ["c.jpg", "d.mp4", "e.png"]
     reasons = [s["reason"] for s in skipped]
@@ -112,8 +114,11 @@ def test_same_stem_gets_two_ids_and_two_pictures(tmp_path):
     write_image(folder / "b.jpg", seed=2)
     out = tmp_path / "out"
     tool.main(["--input", str(folder), "--output", str(out), *MODEL])
+    images = json.load(open(out / "images.json"))
+    assert [im["name"] for im in images] == ["a.jpg", "a.png", "b"]
+    assert [im["id"] for im in images] == [1, 2, 3]
     results = json.load(open(out / "results.json"))
-    assert {r["image_id"] for r in results} == {"a.jpg", "a.png", "b"}
+    assert all(isinstance(r["image_id"], int) for r in results)
     assert sorted(os.listdir(out / "vis")) == ["a.jpg.jpg", "a.png.jpg", "b.jpg"]
 
 
@@ -259,3 +264,29 @@ def test_greedy_merge_memory_is_linear_in_the_boxes():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True)  # fmt: skip
     assert int(run.stdout.split()[-1]) < 200  # MB of peak growth
+
+
+def test_video_keeps_its_frame_rate_over_the_stride(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(6):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    out = tmp_path / "out"
+    tool.main(["--input", str(path), "--output", str(out), "--video-stride", "2", *MODEL])
+    drawn = cv2.VideoCapture(str(out / "vis" / "clip.mp4"))
+    assert drawn.get(cv2.CAP_PROP_FPS) == pytest.approx(5.0)  # 10 fps, every 2nd frame
+    assert int(drawn.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    images = json.load(open(out / "images.json"))
+    assert [(im["id"], im["name"], im["frame"]) for im in images] == [
+        (1, "clip_000000", 0), (2, "clip_000002", 2), (3, "clip_000004", 4)
+    ]  # fmt: skip
+
+
+def test_undefined_metrics_print_as_null():
+    from prnet.evaluation import report_to_json
+
+    text = report_to_json({"bbox": {"AP": float("nan"), "APvt": np.float32("nan"), "AP50": 1.5}})
+    assert json.loads(text) == {"bbox": {"AP": None, "APvt": None, "AP50": 1.5}}
+    assert "NaN" not in text

@@ -34,8 +34,9 @@ def test_predict_images_folder_video_and_sliced_eval(tmp_path, tiny_dataset):
     out = tmp_path / "pred"
     result = tool.main(["--input", str(folder), video, "--output", str(out), *common, "model.num_classes=7"])
     results = json.load(open(result["results"]))
-    ids = {r["image_id"] for r in results}
-    assert {"a0", "a1"} <= ids and any(str(i).startswith("clip_") for i in ids)
+    names = {im["id"]: im["name"] for im in json.load(open(out / "images.json"))}
+    assert sorted(names.values()) == ["a0", "a1", "clip_000000", "clip_000001", "clip_000002"]
+    assert {r["image_id"] for r in results} <= set(names) and set(names) == {1, 2, 3, 4, 5}
     assert {"bbox", "score", "category_id"} <= set(results[0])
     assert sorted(os.listdir(out / "vis")) == ["a0.jpg", "a1.jpg", "clip.mp4"]
     sliced = tool.main(["--slice", "--tile-size", "64", "--overlap", "0.2", "--eval", tiny_dataset,
