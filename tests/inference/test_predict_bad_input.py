@@ -32,6 +32,15 @@ def write_image(path, h=48, w=64, seed=0):
     assert cv2.imwrite(str(path), image)
 
 
+def write_video(path, frames, fps):
+    """A small MJPG clip of random 64x48 frames."""
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+
+
 def write_truncated_jpeg(path):
     write_image(path, 120, 160)
     data = path.read_bytes()
@@ -88,12 +97,8 @@ def test_nothing_readable_exits_non_zero_after_writing_reports(tmp_path):
 
 
 def test_truncated_video_is_predicted_up_to_the_cut_with_a_warning(tmp_path, caplog):
-    rng = np.random.default_rng(0)
     path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
-    for _ in range(10):
-        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    writer.release()
+    write_video(path, 10, 5)
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * 0.6)])
     logger = logging.getLogger("prnet")  # detectron2's setup_logger stops its propagation
@@ -267,12 +272,8 @@ def test_greedy_merge_memory_is_linear_in_the_boxes():
 
 
 def test_video_keeps_its_frame_rate_over_the_stride(tmp_path):
-    rng = np.random.default_rng(0)
     path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
-    for _ in range(6):
-        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    writer.release()
+    write_video(path, 6, 10)
     out = tmp_path / "out"
     tool.main(["--input", str(path), "--output", str(out), "--video-stride", "2", *MODEL])
     drawn = cv2.VideoCapture(str(out / "vis" / "clip.mp4"))
