@@ -7,11 +7,11 @@ with an evaluator preset.
     python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
         --format onnx --output out/prnet_s.onnx --nms --trace-size 640 640
     python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
-        --format tensorrt --precision int8 --calib-dataset visdrone_val --output out/prnet_s.engine
+        --format tensorrt --precision int8 --calib-dataset visdrone2019_train --output out/prnet_s.engine
     python tools/export_model.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
-        --format openvino --precision int8 --calib-dataset visdrone_val --output out/prnet_s.xml
+        --format openvino --precision int8 --calib-dataset visdrone2019_train --output out/prnet_s.xml
     # evaluate an exported file (same presets as training-time evaluation)
-    python tools/export_model.py --exported out/prnet_s.onnx --eval visdrone_val --preset visdrone
+    python tools/export_model.py --exported out/prnet_s.onnx --eval visdrone2019_val --preset visdrone
     python tools/export_model.py ... model.num_classes=7        # key=value config overrides
 
 Outputs and their order are documented in prnet/export/graph.py and in the ``<file>.json`` sidecar.

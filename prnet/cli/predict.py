@@ -8,7 +8,7 @@ dataset with an evaluator preset (sliced or not).
         --input images/ drone.mp4 --output out/predict
     python tools/predict.py --exported out/prnet_s.onnx --input big_frame.jpg --slice --tile-size 640 \
         --overlap 0.2 --merge greedy --output out/sliced
-    python tools/predict.py --exported out/prnet_s.onnx --slice --eval visdrone_val --preset visdrone
+    python tools/predict.py --exported out/prnet_s.onnx --slice --eval visdrone2019_val --preset visdrone
 
 Results: ``<output>/results.json`` (COCO results: integer ``image_id`` 1, 2, ... in prediction
 order, ``category_id`` contiguous 0..K-1 unless ``--dataset-meta`` maps them to dataset ids),
