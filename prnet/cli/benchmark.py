@@ -116,8 +116,9 @@ def _make_backend(name, model, args, workdir):
     if name == "onnxruntime_int8":
         path = quantize_onnx_int8(onnx_path, os.path.join(workdir, "model_int8.onnx"), **calib)
         return load_exported(path, device=args.device)
-    if openvino_unavailable_reason("int8" if name == "openvino_int8" else "fp32"):
-        raise RuntimeError(openvino_unavailable_reason("int8" if name == "openvino_int8" else "fp32"))
+    reason = openvino_unavailable_reason("int8" if name == "openvino_int8" else "fp32")
+    if reason:
+        raise RuntimeError(reason)
     if name == "openvino_int8":
         path = convert_onnx_to_openvino(onnx_path, os.path.join(workdir, "model_int8.xml"),
                                         precision="int8", **calib)  # fmt: skip

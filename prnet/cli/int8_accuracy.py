@@ -38,8 +38,6 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
     setup_logger(name="prnet")
-    import prnet.data  # noqa: F401  (registers the built-in datasets)
-
     report = int8_accuracy(
         args.onnx, args.eval, args.calib_dataset, args.output, preset=args.preset,
         image_size=args.image_size, calib_images=args.calib_images, batch_size=args.batch_size,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -49,19 +50,19 @@ def _train(work: str, gpus: int) -> dict:
     with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
         records = [json.loads(line) for line in f if line.strip()]
     losses = [r["total_loss"] for r in records if "total_loss" in r]
-    if not losses or not all(map(lambda v: v == v and abs(v) != float("inf"), losses)):
+    if not losses or not all(math.isfinite(v) for v in losses):
         raise AssertionError(f"training losses not finite: {losses}")
     if not os.path.exists(os.path.join(out, "model_final.pth")):
         raise AssertionError("no model_final.pth written")
     return {"gpus": gpus, "first_loss": losses[0], "last_loss": losses[-1], "output": out}
 
 
-def step_amp_training(work: str) -> dict:
+def step_amp_training(work: str, output_dir: str) -> dict:
     """A few AMP (float16) iterations on one GPU with the real trainer; losses finite."""
     return _train(work, 1)
 
 
-def step_ddp(work: str) -> dict:
+def step_ddp(work: str, output_dir: str) -> dict:
     """The same on every visible GPU through Detectron2's ``launch`` (NCCL)."""
     gpus = torch.cuda.device_count()
     if gpus < 2:
@@ -77,7 +78,7 @@ def _prnet_s():
     return build_model(config, None, ["model.num_classes=7"], device="cuda").eval()
 
 
-def step_tensorrt_fp16(work: str) -> dict:
+def step_tensorrt_fp16(work: str, output_dir: str) -> dict:
     """ONNX -> TensorRT FP16 engine of PRNet-s (NMS in the graph), compared with eager PyTorch
     at another size with the FP16 tolerances of ``verify_export`` (set-matched detections)."""
     from prnet.export import export_model, tensorrt_unavailable_reason
@@ -143,8 +144,7 @@ def run_steps(names, work: str, output_dir: str) -> dict:
         start = time.perf_counter()
         print(f"[gpu_check] {name} ...", flush=True)
         try:
-            fn = STEPS[name]
-            detail = fn(work, output_dir) if name in ("benchmark", "slicing") else fn(work)
+            detail = STEPS[name](work, output_dir)
             status = "skipped" if "skipped" in detail else "passed"
         except Exception as e:  # recorded, reported, and the exit code says it
             detail = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}

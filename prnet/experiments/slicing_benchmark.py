@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 import torch
-from detectron2.structures import Boxes, pairwise_iou
 
 from prnet.analysis import cpu_name
 from prnet.export import load_exported
+from prnet.export.compare import match_one_to_one
 from prnet.inference import Predictor, SlicedPredictor
 
 __all__ = ["benchmark_slicing", "match_detections", "synthetic_frame"]
@@ -38,27 +38,11 @@ def synthetic_frame(height: int = 2160, width: int = 3840, seed: int = 0) -> np.
 
 
 def match_detections(a: dict, b: dict, iou: float = 0.99) -> dict:
-    """Greedy one-to-one matching of two detection sets (``boxes`` (N, 4), ``scores``,
-    ``classes``) by class and IoU >= ``iou``, best overlaps first."""
-    matched, score_diff = 0, 0.0
-    for c in set(a["classes"].tolist()) | set(b["classes"].tolist()):
-        ia = (a["classes"] == c).nonzero(as_tuple=True)[0]
-        ib = (b["classes"] == c).nonzero(as_tuple=True)[0]
-        if len(ia) == 0 or len(ib) == 0:
-            continue
-        overlap = pairwise_iou(Boxes(a["boxes"][ia]), Boxes(b["boxes"][ib]))
-        pairs = (overlap >= iou).nonzero()
-        order = overlap[pairs[:, 0], pairs[:, 1]].argsort(descending=True)
-        used_a, used_b = set(), set()
-        for i, j in pairs[order].tolist():
-            if i not in used_a and j not in used_b:
-                used_a.add(i)
-                used_b.add(j)
-                matched += 1
-                score_diff = max(score_diff, abs(float(a["scores"][ia[i]] - b["scores"][ib[j]])))
-    return dict(count_a=len(a["scores"]), count_b=len(b["scores"]), matched=matched,
-                unmatched_a=len(a["scores"]) - matched, unmatched_b=len(b["scores"]) - matched,
-                max_score_diff=score_diff)  # fmt: skip
+    """How many detections of ``a`` and ``b`` (``boxes``, ``scores``, ``classes``) match one-to-one
+    by class at IoU >= ``iou`` (:func:`prnet.export.compare.match_one_to_one`)."""
+    matched_a, matched_b = match_one_to_one(a, b, iou)
+    return dict(count_a=len(matched_a), count_b=len(matched_b), matched=int(matched_a.sum()),
+                unmatched_a=int((~matched_a).sum()), unmatched_b=int((~matched_b).sum()))  # fmt: skip
 
 
 def _sahi_detections(result) -> dict:

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torchvision.ops import box_iou
 
-__all__ = ["ExportMismatch", "compare_outputs"]
+__all__ = ["ExportMismatch", "compare_outputs", "match_one_to_one"]
 
 
 class ExportMismatch(AssertionError):
@@ -48,10 +48,14 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> torch.
     return ((a - b).abs() <= atol + rtol * b.abs()).all(-1)
 
 
-def _match(e: _Dets, g: _Dets, iou: torch.Tensor, atol: float, match_iou: float, rtol: float):
-    """Greedy one-to-one matching, best IoU first; returns the matched masks of ``e`` and ``g``."""
+def _match(e: _Dets, g: _Dets, iou: torch.Tensor, atol: float, match_iou: float, rtol: float,
+           score_atol: float | None = None):  # fmt: skip
+    """Greedy one-to-one matching, best IoU first; returns the matched masks of ``e`` and ``g``.
+    Pairs need the same class, scores within ``score_atol`` (default ``atol``) and IoU >=
+    ``match_iou`` or coordinates within ``atol`` / ``rtol``."""
+    score_atol = atol if score_atol is None else score_atol
     same = e.classes[:, None] == g.classes[None]
-    a, b = (same & ((e.scores[:, None] - g.scores[None]).abs() <= atol)).nonzero().unbind(1)
+    a, b = (same & ((e.scores[:, None] - g.scores[None]).abs() <= score_atol)).nonzero().unbind(1)
     ok = (iou[a, b] >= match_iou) | _close(e.boxes[a], g.boxes[b], rtol, atol)
     a, b = a[ok], b[ok]
     me, mg = torch.zeros(len(e), dtype=torch.bool), torch.zeros(len(g), dtype=torch.bool)
@@ -86,6 +90,15 @@ def _explained(x: _Dets, y: _Dets, iou, y_matched, y_valid, score_thresh, nms_th
         could &= y_valid[None] & (~y_matched[None] | (iou <= nms_thresh + margin))
         ok |= could.any(1)
     return ok
+
+
+def match_one_to_one(a: dict, b: dict, match_iou: float = 0.99) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two detection sets (``boxes`` (N, 4), ``scores``, ``classes``) matched one-to-one by class
+    and IoU >= ``match_iou``, best overlaps first, whatever their scores: the matched masks."""
+    da, db = (_Dets(d["boxes"].double(), d["scores"].double(), d["classes"].long(), False)
+              for d in (a, b))  # fmt: skip
+    iou = box_iou(da.boxes, db.boxes).nan_to_num(0)
+    return _match(da, db, iou, atol=0.0, match_iou=match_iou, rtol=0.0, score_atol=float("inf"))
 
 
 def _is_candidate(g: _Dets, rows, boxes, scores, atol: float, match_iou: float, rtol: float):

@@ -96,8 +96,8 @@ def export_model(
     precision = backend_kwargs.get("precision", "fp16" if fmt == "tensorrt" else "fp32")
     if fmt == "tensorrt":
         require_tensorrt()  # fail before the slow ONNX export
-    if fmt == "openvino" and openvino_unavailable_reason(precision):
-        raise OpenVINOUnavailable(openvino_unavailable_reason(precision))
+    if fmt == "openvino" and (reason := openvino_unavailable_reason(precision)):
+        raise OpenVINOUnavailable(reason)
     wrapper = DeployableDetector(
         model.eval(),
         with_nms,

@@ -6,8 +6,8 @@ ONNX file of :func:`prnet.export.export_onnx` into its IR (``.xml`` + ``.bin``):
 quantisation with calibration images drawn from a registered dataset, exactly as the test mapper
 resizes them). Dynamic batch and image size are kept from the ONNX graph. The runtime compiles the
 IR for the CPU with the ``LATENCY`` (batch 1) or ``THROUGHPUT`` hint, computing in float32
-unless told otherwise: on CPUs with bfloat16 units OpenVINO's own default is bf16, which moves
-scores by ~1e-2 and would no longer be "the same model" as the eager one.
+unless told otherwise: on CPUs with bfloat16 units OpenVINO's own default is bf16, which moved
+raw scores by up to 0.03 in the export test: no longer "the same model" as the eager one.
 """
 from __future__ import annotations
 
@@ -127,7 +127,6 @@ class OpenVINOBackend(Backend):
             config["INFERENCE_PRECISION_HINT"] = inference_precision
         self.compiled = ov.Core().compile_model(path, "CPU", config)
         self.request = self.compiled.create_infer_request()
-        self.output_names = tuple(o.get_any_name() for o in self.compiled.outputs)
 
     def __call__(self, images):
         array = np.ascontiguousarray(images.detach().float().cpu().numpy())

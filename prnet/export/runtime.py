@@ -42,15 +42,17 @@ class EagerBackend(Backend):
         wrapper = model if isinstance(model, DeployableDetector) else None
         if wrapper is None:
             if fuse:  # BN folded into the convs, on a copy: the caller's model keeps its BNs
-                model = copy.deepcopy(model).fuse()
+                model = copy.deepcopy(model).fuse().to(memory_format=torch.channels_last)
             wrapper = DeployableDetector(model.eval(), with_nms, **wrapper_kwargs)
-        self.memory_format = torch.channels_last if fuse else torch.contiguous_format
-        self.wrapper = wrapper.eval().to(memory_format=self.memory_format)
+        self.channels_last = fuse
+        self.wrapper = wrapper.eval()
         super().__init__(wrapper.metadata(), next(wrapper.parameters()).device)
 
     @torch.no_grad()
     def __call__(self, images):
-        images = images.to(self.device).contiguous(memory_format=self.memory_format)
+        images = images.to(self.device)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         return dict(zip(self.output_names, self.wrapper(images)))
 
 

@@ -86,3 +86,16 @@ def test_eager_backend_batch_matches_model(prnet_model, sample_images):
         [{"image": im} for im in images]
     )
     assert_same_detections(expected, got)
+
+
+def test_fused_channels_last_backend_equals_eager(prnet_model, sample_images):
+    images = sample_images(2, 96, seed=11).float()
+    plain = EagerBackend(prnet_model)(images)
+    fused = EagerBackend(prnet_model, fuse=True)
+    got = fused(images)
+    for name in plain:
+        torch.testing.assert_close(got[name], plain[name], rtol=1e-3, atol=1e-3)
+    # the caller's model keeps its BatchNorms and its memory layout
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in prnet_model.modules())
+    assert all(p.is_contiguous() for p in prnet_model.parameters())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.wrapper.modules())

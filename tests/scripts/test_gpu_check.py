@@ -39,12 +39,12 @@ def test_list_names_every_step():
 
 
 def test_steps_are_isolated_and_recorded(monkeypatch, tmp_path):
-    def fails(work):
+    def fails(work, out):
         raise RuntimeError("engine build failed")
 
     monkeypatch.setattr(gpu_check, "STEPS", {
-        "amp_training": lambda work: {"last_loss": 1.0},
-        "ddp": lambda work: {"skipped": "1 visible GPU"},
+        "amp_training": lambda work, out: {"last_loss": 1.0},
+        "ddp": lambda work, out: {"skipped": "1 visible GPU"},
         "tensorrt_fp16": fails,
         "benchmark": lambda work, out: {"json": os.path.join(out, "b.json")},
         "slicing": lambda work, out: {"skipped": "SAHI is not installed"},
@@ -59,4 +59,4 @@ def test_steps_are_isolated_and_recorded(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
 def test_amp_training_step_on_gpu(tmp_path):
-    assert gpu_check.step_amp_training(str(tmp_path))["last_loss"] > 0
+    assert gpu_check.step_amp_training(str(tmp_path), str(tmp_path))["last_loss"] > 0
