@@ -14,6 +14,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["prnet", "prnet.*"]),
+    entry_points={"console_scripts": ["prnet=prnet.cli.main:main"]},
     install_requires=[
         "torch",
         "torchvision",

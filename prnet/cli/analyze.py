@@ -11,20 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 
-from prnet.analysis import count_flops, count_parameters
 from prnet.cli.errors import exits_on_user_error
-from prnet.modeling.build import build_model
 
-__all__ = ["analyze", "main", "parse_args"]
+__all__ = ["analyze", "get_parser", "main", "parse_args"]
 
 
-def parse_args(argv=None):
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tools/analyze_model.py", description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
     parser.add_argument("--config-file", required=True, help="LazyConfig file with a `model`")
     parser.add_argument("--size", nargs="+", default=["640"], help="H [W] of the input")
     parser.add_argument("--output", help="also write the result as JSON here")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value config overrides")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = get_parser()
     args = parser.parse_args(argv)
     # "--size 640 key=value": nargs="+" swallows the overrides too; hand them back to opts
     args.opts = [s for s in args.size if "=" in s] + args.opts
@@ -35,6 +38,9 @@ def parse_args(argv=None):
 
 
 def analyze(config_file: str, height: int, width: int, overrides=()) -> dict:
+    from prnet.analysis import count_flops, count_parameters
+    from prnet.modeling.build import build_model
+
     model = build_model(config_file, None, overrides)
     return {
         "config": config_file,

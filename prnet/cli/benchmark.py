@@ -35,28 +35,9 @@ import json
 import os
 import tempfile
 
-import cv2
-import numpy as np
-import torch
-from detectron2.modeling.postprocessing import detector_postprocess
-
-from prnet.analysis import count_parameters, cpu_name, time_function
 from prnet.cli.errors import exits_on_user_error
-from prnet.data.image_io import read_image_rgb
-from prnet.export import (
-    EagerBackend,
-    convert_onnx_to_openvino,
-    export_model,
-    load_exported,
-    openvino_unavailable_reason,
-    outputs_to_instances,
-    tensorrt_unavailable_reason,
-)
-from prnet.export.onnx_int8 import quantize_onnx_int8
-from prnet.inference import Predictor, batch_images
-from prnet.modeling.build import build_model
 
-__all__ = ["BACKENDS", "benchmark_backend", "main", "parse_args"]
+__all__ = ["BACKENDS", "benchmark_backend", "get_parser", "main", "parse_args"]
 
 BACKENDS = (
     "eager", "eager_fused", "torchscript", "onnxruntime", "onnxruntime_int8",
@@ -67,7 +48,7 @@ DEFAULT_BACKENDS = ("eager", "eager_fused", "torchscript", "onnxruntime", "onnxr
 NOISY_SPREAD = 1.5  # p90 / median above this: the timings are not to be trusted
 
 
-def parse_args(argv=None):
+def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tools/benchmark.py", description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
     parser.add_argument("--config-file", required=True)
@@ -77,7 +58,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--backends", nargs="+", default=list(DEFAULT_BACKENDS), choices=BACKENDS)
     parser.add_argument("--nms", action="store_true", help="time graphs with NMS inside")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", help="default: cuda when available, else cpu")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -87,12 +68,26 @@ def parse_args(argv=None):
     parser.add_argument("--calib-images", type=int, default=16)
     parser.add_argument("--output", help="JSON file to write (default: print only)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="key=value config overrides")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return get_parser().parse_args(argv)
 
 
 def _make_backend(name, model, args, workdir):
     """The runtime ``name`` for ``model``, exporting it first where needed (one ONNX file is shared
     by ONNX Runtime, its INT8 version and OpenVINO)."""
+    from prnet.export import (
+        EagerBackend,
+        convert_onnx_to_openvino,
+        export_model,
+        load_exported,
+        openvino_unavailable_reason,
+        tensorrt_unavailable_reason,
+    )
+    from prnet.export.onnx_int8 import quantize_onnx_int8
+
     if name in ("eager", "eager_fused"):
         return EagerBackend(model, with_nms=args.nms, fuse=name == "eager_fused")
     trace = dict(with_nms=args.nms, trace_size=(1, args.size, args.size), verify_size=None)
@@ -132,6 +127,9 @@ def _make_backend(name, model, args, workdir):
 def write_test_frame(path: str, height: int, width: int) -> str:
     """A JPEG the size of a video frame with smooth structure and fine texture (decoding cost
     depends on content: pure noise would be an unusually expensive frame)."""
+    import cv2
+    import numpy as np
+
     rng = np.random.default_rng(0)
     coarse = rng.integers(0, 256, (height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
     frame = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
@@ -142,6 +140,14 @@ def write_test_frame(path: str, height: int, width: int) -> str:
 
 
 def benchmark_backend(backend, args, frame_path: str) -> dict:
+    import torch
+    from detectron2.modeling.postprocessing import detector_postprocess
+
+    from prnet.analysis import time_function
+    from prnet.data.image_io import read_image_rgb
+    from prnet.export import outputs_to_instances
+    from prnet.inference import Predictor, batch_images
+
     predictor = Predictor(backend, image_size=args.size, batch_size=max(args.batch))
     frame = read_image_rgb(frame_path)
     h, w = frame.shape[:2]
@@ -197,6 +203,12 @@ def _noisy(results: dict) -> list[str]:
 @exits_on_user_error
 def main(argv=None):
     args = parse_args(argv)
+    import torch
+
+    from prnet.analysis import count_parameters, cpu_name
+    from prnet.modeling.build import build_model
+
+    args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = build_model(args.config_file, args.weights or None, args.opts).to(args.device).eval()

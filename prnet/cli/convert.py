@@ -17,25 +17,13 @@ also start from the ``.pt`` directly: ``train.init_checkpoint=yolo11s.pt``.
 """
 import argparse
 import os
-import sys
 
-import torch
-
-from prnet.checkpoint import (
-    UnsafeCheckpointError,
-    describe_source,
-    read_ultralytics_checkpoint,
-    ultralytics_to_prnet,
-)
 from prnet.cli.errors import exits_on_user_error
-from prnet.engine.checkpoint import atomic_write
-from prnet.modeling.build import build_model
-from prnet.utils.paths import config_dir
 
-__all__ = ["convert", "main", "parse_args"]
+__all__ = ["convert", "get_parser", "main", "parse_args"]
 
 
-def parse_args(argv=None):
+def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/convert_ultralytics.py",
                                 description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,11 +34,22 @@ def parse_args(argv=None):
     p.add_argument("--use-model", action="store_true",
                    help="convert the 'model' entry even when the file has an EMA ('ema')")
     p.add_argument("opts", nargs="*", help="key=value config overrides")
-    return p.parse_intermixed_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return get_parser().parse_intermixed_args(argv)
 
 
 def convert(args) -> dict:
     """Convert ``args.input`` to ``args.output``; returns the ``meta`` written with it."""
+    import torch
+
+    from prnet.checkpoint import describe_source, read_ultralytics_checkpoint, ultralytics_to_prnet
+    from prnet.engine.checkpoint import atomic_write
+    from prnet.modeling.build import build_model
+    from prnet.utils.paths import config_dir
+
     ckpt = read_ultralytics_checkpoint(args.input)
     source = describe_source(ckpt)
     config, overrides = args.config, list(args.opts)

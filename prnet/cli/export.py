@@ -21,22 +21,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from detectron2.utils.logger import setup_logger
-
 from prnet.cli.errors import exits_on_user_error
-from prnet.export import (
-    EXPORT_FORMATS,
-    FORMAT_SUFFIX,
-    OpenVINOUnavailable,
-    TensorRTUnavailable,
-    export_model,
-    load_exported,
-)
-from prnet.evaluation import report_to_json
-from prnet.inference import Predictor, evaluate_predictor
-from prnet.modeling.build import build_model
 
 __all__ = ["get_parser", "main"]
+
+#: prnet.export.EXPORT_FORMATS, here so that --help needs no torch (a test keeps them equal)
+EXPORT_FORMATS = ("torchscript", "onnx", "openvino", "tensorrt")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -83,6 +73,19 @@ def get_parser() -> argparse.ArgumentParser:
 @exits_on_user_error
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
+    from detectron2.utils.logger import setup_logger
+
+    from prnet.export import (
+        FORMAT_SUFFIX,
+        OpenVINOUnavailable,
+        TensorRTUnavailable,
+        export_model,
+        load_exported,
+    )
+    from prnet.evaluation import report_to_json
+    from prnet.inference import Predictor, evaluate_predictor
+    from prnet.modeling.build import build_model
+
     logger = setup_logger(name="prnet")
     result = {}
     path = args.exported

@@ -32,26 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-
-import cv2
-from detectron2.data import MetadataCatalog
-from detectron2.utils.logger import setup_logger
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from prnet.cli.errors import exits_on_user_error
-from prnet.export import EagerBackend, load_exported
-from prnet.evaluation import report_to_json
-from prnet.inference import Predictor, SlicedPredictor, evaluate_predictor
-from prnet.inference.sources import (
-    count_frames,
-    draw_instances,
-    expand_sources,
-    image_ids,
-    instances_to_results,
-    is_image,
-    iter_sources,
-)
-from prnet.modeling.build import build_model
+
+if TYPE_CHECKING:  # torch and Detectron2 load only once a command runs
+    from prnet.inference import Predictor, SlicedPredictor
 
 __all__ = ["get_parser", "main", "make_predictor"]
 
@@ -100,6 +86,12 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def make_predictor(args) -> Predictor | SlicedPredictor:
+    from detectron2.utils.logger import setup_logger
+
+    from prnet.export import EagerBackend, load_exported
+    from prnet.inference import Predictor, SlicedPredictor
+    from prnet.modeling.build import build_model
+
     if args.exported:
         backend = load_exported(args.exported, device=args.device if args.device != "cpu" else None)
     elif args.config_file:
@@ -124,6 +116,23 @@ def make_predictor(args) -> Predictor | SlicedPredictor:
 @exits_on_user_error
 def main(argv=None) -> dict:
     args = get_parser().parse_args(argv)
+    import cv2
+    from detectron2.data import MetadataCatalog
+    from detectron2.utils.logger import setup_logger
+    from tqdm import tqdm
+
+    from prnet.evaluation import report_to_json
+    from prnet.inference import SlicedPredictor, evaluate_predictor
+    from prnet.inference.sources import (
+        count_frames,
+        draw_instances,
+        expand_sources,
+        image_ids,
+        instances_to_results,
+        is_image,
+        iter_sources,
+    )
+
     logger = setup_logger(name="prnet")
     if not args.eval:
         if not args.input:

@@ -5,7 +5,8 @@ resumed), an epoch-based schedule (``prnet.solver.resolve_schedule``), the recip
 bias-LR warm-up, mosaic switched off for the last epochs, ``model_best.pth`` by
 ``train.best_checkpointer.val_metric``, a tqdm progress bar, a seed with a data order that
 survives ``--resume``, AMP (CUDA), a NaN/Inf-loss policy and a check of the training data before
-any worker starts. ``tools/lazyconfig_train_net.py`` is its command line.
+any worker starts. ``prnet train`` / ``prnet val`` and ``tools/lazyconfig_train_net.py`` are its
+command lines (:mod:`prnet.cli.train`).
 """
 from __future__ import annotations
 
@@ -17,12 +18,7 @@ from collections import OrderedDict
 from contextlib import nullcontext
 
 from detectron2.config import instantiate
-from detectron2.engine import (
-    default_argument_parser,
-    default_setup,
-    default_writers,
-    hooks,
-)
+from detectron2.engine import default_setup, default_writers, hooks
 from detectron2.evaluation import inference_on_dataset, print_csv_format
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
@@ -31,6 +27,7 @@ from omegaconf import OmegaConf
 from prnet.config import load_config
 from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
+from prnet.utils.log_files import plain_log_files
 
 from .checkpoint import CheckpointMismatchError, PRNetCheckpointer, incompatibility_report
 from .data import fast_forward_train_loader
@@ -58,6 +55,7 @@ __all__ = [
     "do_train",
     "evaluate_checkpoint",
     "main",
+    "setup_plain_log_files",
     "trim_metrics",
 ]
 
@@ -279,15 +277,12 @@ def do_train(args, cfg, extra_hooks=()):
 
 
 def argument_parser():
-    """Detectron2's ``default_argument_parser`` plus ``--allow-mismatch`` (evaluate weights that
-    do not fit the config, e.g. to score a partly converted checkpoint)."""
-    parser = default_argument_parser()
-    parser.add_argument(
-        "--allow-mismatch",
-        action="store_true",
-        help="--eval-only: score weights even if some do not fit the model (left at init)",
-    )
-    return parser
+    """The command line of ``tools/lazyconfig_train_net.py`` and ``prnet train``: Detectron2's
+    ``default_argument_parser`` flags with prnet's help, plus ``--weights`` and ``--allow-mismatch``
+    (evaluate weights that do not fit the config, e.g. a partly converted checkpoint)."""
+    from prnet.cli.train import get_parser
+
+    return get_parser()
 
 
 def _prepare_output_dir(path: str) -> None:
@@ -299,6 +294,16 @@ def _prepare_output_dir(path: str) -> None:
         raise OSError(
             e.errno, f"train.output_dir={path!r} cannot be created or written: {e.strerror or e}"
         ) from e
+
+
+def setup_plain_log_files(output_dir: str, rank: int) -> None:
+    """The loggers of ``default_setup`` (same calls: ``setup_logger`` caches them) and prnet's,
+    their ``log.txt`` handlers writing plain text before ``default_setup`` logs the highlighted
+    config; the console keeps its colours."""
+    setup_logger(output_dir, distributed_rank=rank, name="fvcore")
+    setup_logger(output_dir, distributed_rank=rank)
+    setup_logger(output_dir, distributed_rank=rank, name="prnet")
+    plain_log_files(("fvcore", "detectron2", "prnet"))
 
 
 def evaluate_checkpoint(cfg, allow_mismatch: bool = False):
@@ -332,11 +337,13 @@ def main(args):
     (``--eval-only``, weights from ``train.init_checkpoint``) or training. Returns the evaluation
     results or the trainer."""
     cfg = load_config(args.config_file, args.opts)  # overrides + dataset names checked
+    if getattr(args, "weights", None):  # --weights FILE (prnet train/val)
+        cfg.train.init_checkpoint = args.weights
     if comm.is_main_process():
         _prepare_output_dir(cfg.train.output_dir)
     resolve_device(cfg.train.get("device"))  # fail now on a device this machine lacks
+    setup_plain_log_files(cfg.train.output_dir, comm.get_rank())
     default_setup(cfg, args)  # logging, config dump, seed_all_rng(train.seed + rank)
-    setup_logger(cfg.train.output_dir, distributed_rank=comm.get_rank(), name="prnet")
 
     if args.eval_only:
         return evaluate_checkpoint(cfg, getattr(args, "allow_mismatch", False))

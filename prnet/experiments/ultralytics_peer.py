@@ -37,6 +37,7 @@ import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import Boxes, BoxMode, Instances
 
+import prnet.data  # noqa: F401  (registers the built-in datasets the peer is trained on)
 from prnet.analysis import count_parameters, time_function
 from prnet.evaluation import AerialEvaluator, get_preset
 

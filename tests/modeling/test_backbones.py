@@ -3,8 +3,7 @@ import pytest
 import timm
 import torch
 
-import prnet  # noqa: F401  (registers prnet_csp_*)
-from prnet.modeling import TimmBackbone
+from prnet.modeling import TimmBackbone  # importing prnet.modeling registers prnet_csp_*
 
 
 def n_params(m) -> int:
