@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from prnet.config import load_config
 from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
-from prnet.utils.log_files import plain_log_files
+from prnet.utils.log_files import DropMessages, plain_log_files
 
 from .checkpoint import CheckpointMismatchError, PRNetCheckpointer, incompatibility_report
 from .data import fast_forward_train_loader
@@ -299,11 +299,16 @@ def _prepare_output_dir(path: str) -> None:
 def setup_plain_log_files(output_dir: str, rank: int) -> None:
     """The loggers of ``default_setup`` (same calls: ``setup_logger`` caches them) and prnet's,
     their ``log.txt`` handlers writing plain text before ``default_setup`` logs the highlighted
-    config; the console keeps its colours."""
+    config (the console keeps its colours), and torch's CUDA_HOME notice silenced."""
     setup_logger(output_dir, distributed_rank=rank, name="fvcore")
     setup_logger(output_dir, distributed_rank=rank)
     setup_logger(output_dir, distributed_rank=rank, name="prnet")
     plain_log_files(("fvcore", "detectron2", "prnet"))
+    # default_setup's environment report imports torch.utils.cpp_extension, which warns on every
+    # machine without CUDA; whether a run may use CUDA is checked by resolve_device
+    probe = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, DropMessages) for f in probe.filters):
+        probe.addFilter(DropMessages("No CUDA runtime is found"))
 
 
 def evaluate_checkpoint(cfg, allow_mismatch: bool = False):

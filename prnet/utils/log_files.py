@@ -8,7 +8,7 @@ import logging
 import os
 import re
 
-__all__ = ["PlainTextFormatter", "plain_log_files", "strip_ansi"]
+__all__ = ["DropMessages", "PlainTextFormatter", "plain_log_files", "strip_ansi"]
 
 # CSI sequences (colours, bold, cursor moves: ESC [ ... letter) and the two-character ones (ESC x)
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
@@ -45,3 +45,15 @@ def plain_log_files(logger_names=("detectron2", "fvcore", "prnet")) -> int:
                 handler.setFormatter(PlainTextFormatter(handler.formatter or logging.Formatter()))
                 changed += 1
     return changed
+
+
+class DropMessages(logging.Filter):
+    """A logger filter dropping the records whose message starts with one of ``prefixes``: for
+    a dependency's warning the user cannot act on, silenced by its text, not by its level."""
+
+    def __init__(self, *prefixes: str):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefixes)

@@ -138,3 +138,49 @@ def test_log_txt_has_no_colour_codes(tmp_path):
     assert "Some model parameters or buffers are not found" in text and "bold green" in text
     assert "Contents of args.config_file" in text and "model.num_classes = 7" in text
     assert "\x1b" not in text
+
+
+def test_train_and_val_reach_the_training_loop(monkeypatch):
+    from prnet.engine import train_loop
+
+    seen = []
+    monkeypatch.setattr(train_loop, "main", seen.append)
+    cli.main(["train", "--config-file", CONFIG, "--weights", "w.pth", "--resume", "train.max_iter=3"])
+    cli.main(["val", "--config-file", CONFIG, "--weights", "w.pth", "train.device=cpu"])
+    train, val = seen
+    assert (train.weights, train.resume, train.eval_only, train.opts) == (
+        "w.pth", True, False, ["train.max_iter=3"])  # fmt: skip
+    assert (val.weights, val.resume, val.eval_only, val.opts) == (
+        "w.pth", False, True, ["train.device=cpu"])  # fmt: skip
+    assert train.num_gpus == val.num_gpus == 1 and train.dist_url.startswith("tcp://127.0.0.1:")
+
+
+def test_val_end_to_end(tmp_path):
+    """``prnet val --weights`` scores a checkpoint on a tiny set; its log.txt is plain text."""
+    import torch
+
+    from prnet.modeling.build import build_model
+    from prnet.utils.testing import TINY_OVERRIDES, register_tiny_synthetic
+
+    _, val = register_tiny_synthetic(str(tmp_path / "data"), "clitest", num_train=1, num_val=1)
+    overrides = [*TINY_OVERRIDES, f"dataloader.test.dataset.names={val}"]
+    weights = tmp_path / "init.pth"
+    torch.save({"model": build_model(CONFIG, overrides=overrides).state_dict()}, weights)
+    out = tmp_path / "val"
+    assert cli.main(["val", "--config-file", CONFIG, "--weights", str(weights),
+                     *overrides, f"train.output_dir={out}"]) == 0  # fmt: skip
+    log = (out / "log.txt").read_text()
+    assert "Evaluation of the model weights" in log and f"Loading from {weights}" in log
+    assert "\x1b" not in log
+
+
+def test_a_dependencys_notice_is_dropped_by_its_text_only():
+    from prnet.utils.log_files import DropMessages
+
+    drop = DropMessages("No CUDA runtime is found")
+
+    def record(msg, *args):
+        return logging.LogRecord("torch.utils.cpp_extension", logging.WARNING, "f", 1, msg, args, None)
+
+    assert not drop.filter(record("No CUDA runtime is found, using CUDA_HOME=%r", "/usr/local"))
+    assert drop.filter(record("Error building extension %r", "x"))
