@@ -1,5 +1,5 @@
 """The ``prnet`` command: one entry point for training, evaluation, prediction, export, timing,
-analysis, dataset browsing and checkpoint conversion. Examples::
+analysis, dataset browsing and slicing, and checkpoint conversion. Examples::
 
     prnet train --config-file configs/PRNet/prnet_s.py train.device=cpu train.epochs=1
     prnet val --config-file configs/PRNet/prnet_s.py --weights output/prnet_s/model_best.pth
@@ -45,6 +45,8 @@ COMMANDS = {
     "analyze": Command("prnet.cli.analyze", "parameters and GFLOPs of a config",
                        "tools/analyze_model.py"),  # fmt: skip
     "browse": Command("prnet.cli.browse", "draw dataset samples and object-size histograms"),
+    "slice": Command("prnet.cli.slice_dataset", "cut a dataset into tiles at native resolution",
+                     "tools/slice_dataset.py"),  # fmt: skip
     "convert": Command("prnet.cli.convert", "convert an Ultralytics checkpoint to prnet",
                        "tools/convert_ultralytics.py"),  # fmt: skip
 }
