@@ -3,6 +3,7 @@ from .check import DataCheckError, DataCheckReport, check_dataset_dicts, check_t
 from .datasets import register_all_aerial, register_coco_with_ignore
 from .mapper import YOLODatasetMapper, build_yolo_train_loader
 from .synthetic import SYNTHETIC_CLASSES, generate_synthetic_aerial, register_synthetic_aerial
+from .tiling import register_sliced_dataset, slice_dataset
 
 __all__ = [
     "DataCheckError",
@@ -17,3 +18,4 @@ __all__ = [
     "generate_synthetic_aerial",
     "register_synthetic_aerial",
 ]
+__all__ += ["register_sliced_dataset", "slice_dataset"]  # native-resolution tiles
