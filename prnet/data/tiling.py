@@ -21,6 +21,7 @@ process (``sliced_dataset_dicts`` does the same from a config).
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import cv2
@@ -109,6 +110,11 @@ def slice_dataset(
     if image_format not in (None, "jpg", "png"):
         raise ValueError(f"image_format must be 'jpg' or 'png', got {image_format!r}")
     new_name = new_name or f"{name}_tiles"
+    if name not in DatasetCatalog.list():
+        raise KeyError(
+            f"dataset {name!r} is not registered; register it first (e.g. "
+            "prnet.data.register_coco_with_ignore) or pick one of DatasetCatalog.list()"
+        )
     records = DatasetCatalog.get(name)
     metadata = MetadataCatalog.get(name).as_dict()
     categories, to_dataset = _categories(metadata, records)
@@ -164,6 +170,11 @@ def slice_dataset(
     with open(json_file, "w") as f:
         json.dump({"info": info, "images": images, "annotations": annotations,
                    "categories": categories}, f)  # fmt: skip
+    empty = len(images) - len({a["image_id"] for a in annotations if not a["iscrowd"]})
+    logging.getLogger("prnet").info(
+        f"{name}: {len(records)} images cut into {len(images)} tiles of {tile_size} px "
+        f"({empty} without objects), {len(annotations)} boxes; wrote {json_file}"
+    )
     return register_sliced_dataset(json_file)
 
 

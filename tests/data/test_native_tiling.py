@@ -4,6 +4,7 @@ kept, and the result is a registered dataset that passes prnet's checks."""
 
 from __future__ import annotations
 
+import ast
 import json
 
 import cv2
@@ -128,3 +129,21 @@ def test_bad_arguments(source, tmp_path):
         slice_dataset(name, tmp_path, keep_empty=2.0)
     with pytest.raises(ValueError, match="info.prnet_tiles"):
         register_sliced_dataset(root / "frame.json")
+
+
+def test_command_line_slices_an_unregistered_coco_set(source, tmp_path, capsys):
+    from prnet.cli import slice_dataset as cli
+
+    _, _, root = source
+    argv = ["native_tiling_cli", "--coco-json", str(root / "frame.json"), "--image-root", str(root),
+            "--output", str(tmp_path), "--tile-size", "1000", "--overlap", "0"]  # fmt: skip
+    assert cli.main(argv) == "native_tiling_cli_tiles"
+    assert "registered native_tiling_cli_tiles" in capsys.readouterr().out
+    assert len(DatasetCatalog.get("native_tiling_cli_tiles")) == 4  # 2 x 2 tiles of 1000 px
+    with pytest.raises(SystemExit, match="not registered"):
+        cli.main(["no_such_dataset", "--output", str(tmp_path)])
+    # --help stays fast: nothing but argparse and the standard library at module level
+    tree = ast.parse(open(cli.__file__).read())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = {(n.module if isinstance(n, ast.ImportFrom) else n.names[0].name) for n in top}
+    assert names == {"__future__", "argparse"}, names
