@@ -3,13 +3,17 @@ on a generated 2000x1500 frame with 10 px objects at known places."""
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
+from detectron2.config import LazyConfig, instantiate
 from detectron2.structures import BoxMode
 
 from prnet.data import augment as A
 from prnet.data.mapper import YOLODatasetMapper
+from prnet.utils.testing import repo_root
 
 W, H, OBJ = 2000, 1500, 10
 # two objects near the top-left corner, one near the bottom-right: rarely in a uniform crop
@@ -127,7 +131,8 @@ def test_mapper_keeps_object_size_and_moves_ignore_regions(frame_record):
         kept = int(out["instances"].gt_classes[0])
         ox, oy = boxes[kept, :2] - got[0, :2]
         pixels = out["image"].numpy().transpose(1, 2, 0)
-        np.testing.assert_array_equal(pixels, image[int(oy) : int(oy) + 640, int(ox) : int(ox) + 640])
+        crop = image[int(oy) : int(oy) + 640, int(ox) : int(ox) + 640]
+        np.testing.assert_array_equal(pixels, crop)
         expected = np.clip(np.array(IGNORE) - [ox, oy, ox, oy], 0, 640)
         if expected[2] > expected[0] and expected[3] > expected[1]:
             np.testing.assert_allclose(out["ignore_regions"].numpy(), [expected])
@@ -161,3 +166,12 @@ def test_bad_crop_arguments_are_rejected():
         YOLODatasetMapper(True, 640, crop_size=0)
     with pytest.raises(ValueError, match="crop_object_prob"):
         YOLODatasetMapper(True, 640, crop_size=640, crop_object_prob=1.5)
+
+
+def test_visdrone_native_config_crops_at_the_training_size():
+    cfg = LazyConfig.load(os.path.join(repo_root(), "configs/VisDrone/prnet_s_native.py"))
+    mapper = instantiate(cfg.dataloader.train.mapper)
+    assert mapper.crop_size == mapper.image_size == 640 and mapper.crop_object_prob == 0.5
+    cfg = LazyConfig.apply_overrides(cfg, ["dataloader.train.mapper.image_size=320"])
+    assert instantiate(cfg.dataloader.train.mapper).crop_size == 320  # one number, one place
+    assert cfg.dataloader.test.mapper.image_size == 1920
