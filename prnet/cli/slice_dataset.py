@@ -32,7 +32,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-size", type=int, default=640, help="tile side in pixels")
     p.add_argument("--overlap", type=float, default=0.2, help="fraction shared by neighbour tiles")
     p.add_argument("--keep-empty", type=_fraction, default=1.0,
-                   help="fraction of tiles without objects to keep (drawn with --seed)")  # fmt: skip
+                   help="fraction of tiles without objects kept (drawn with --seed)")  # fmt: skip
     p.add_argument("--image-format", choices=("jpg", "png"), help="default: the source's")
     p.add_argument("--min-size", type=float, default=2.0, help="min side of a cut box, px")
     p.add_argument("--min-visible", type=_fraction, default=0.1,
