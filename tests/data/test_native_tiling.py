@@ -14,7 +14,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 
 from prnet.data import check_dataset_dicts, register_coco_with_ignore, slice_dataset
-from prnet.data.tiling import register_sliced_dataset, tile_targets
+from prnet.data.tiling import register_sliced_dataset, sliced_dataset_dicts, tile_targets
 from prnet.inference.slicing import tile_grid
 
 W, H = 2000, 1500
@@ -120,6 +120,7 @@ def test_empty_tiles_kept_at_a_ratio_and_reregistered_from_the_json(source, tmp_
     MetadataCatalog.remove(new)
     assert register_sliced_dataset(out / f"{new}.json") == new
     assert len(DatasetCatalog.get(new)) == len(records)
+    assert len(sliced_dataset_dicts(str(out / f"{new}.json"))) == len(records)  # from a config
     assert MetadataCatalog.get(new).thing_classes == CLASSES
 
 
