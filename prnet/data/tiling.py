@@ -32,7 +32,6 @@ from detectron2.structures import BoxMode
 from prnet.data import augment as A
 from prnet.data.datasets.coco import register_coco_with_ignore
 from prnet.data.image_io import read_image_rgb
-from prnet.inference.slicing import tile_grid
 
 __all__ = ["slice_dataset", "register_sliced_dataset", "sliced_dataset_dicts", "tile_targets"]
 
@@ -123,6 +122,9 @@ def slice_dataset(
     rng = np.random.default_rng(seed)
     images, annotations = [], []
     from tqdm import tqdm
+
+    # sliced inference's own grid; imported here so that prnet.data does not load prnet.inference
+    from prnet.inference.slicing import tile_grid
 
     bar = tqdm(records, desc=f"slice {name}", unit="img", disable=not progress)
     for index, record in enumerate(bar):
