@@ -136,7 +136,7 @@ def slice_dataset(
             np.float32,
         ).reshape(-1, 4)
         crowd = np.array([bool(a.get("iscrowd", 0)) for a in annos], bool)
-        ignore = A._as_boxes(record.get("ignore_regions"))
+        ignore = A.clip_boxes(record.get("ignore_regions"), w, h)
         stem, ext = os.path.splitext(os.path.basename(record["file_name"]))
         fmt = image_format or ("jpg" if ext.lower() in (".jpg", ".jpeg") else "png")
         for tile in tile_grid(h, w, tile_size, overlap):
