@@ -21,6 +21,6 @@ model = L(PRNetDetector)(
         num_prn_layers=1,
         downsample="conv",
     ),
-    num_classes=10,
+    num_classes=None,  # the training dataset's len(thing_classes) (prnet.config.num_classes)
     max_detections_per_image=500,
 )
