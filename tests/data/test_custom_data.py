@@ -291,7 +291,8 @@ def test_docs_example_end_to_end(tmp_path, unregister):
     example = _docs_example().replace('"datasets/my_data', f'"{tmp_path}/datasets/my_data')
     config = configs / "custom" / "my_data.py"
     config.write_text(example)
-    unregister += ["my_train", "my_val", "my_yolo_train", "my_yolo_val"]
+    unregister += ["my_train", "my_val", "my_yolo_train", "my_yolo_val", "browse_coco",
+                   "browse_yolo_val"]
     out = tmp_path / "out"
     # 2 iterations, one evaluation at the end (no EMA: it would add a second one)
     schedule = ["train.max_iter=2", "train.eval_period=2", "train.checkpointer.period=2",
@@ -334,3 +335,27 @@ def test_docs_example_end_to_end(tmp_path, unregister):
         assert counts["ignore_regions"] == (0 if source == data_yaml else 1)
         sample = Image.open(result["samples"][0])
         assert min(sample.size) >= 512  # 64 px upscaled 8x, plus the legend strip
+
+
+def test_size_counts_one_bin_per_box_crowd_apart():
+    """Bin edges are the aitod preset's; a box of exactly 8 x 8 px counts once (tiny), crowd
+    boxes are counted apart, any bbox_mode is read."""
+    from detectron2.structures import BoxMode
+
+    from prnet.cli.browse import size_bins, size_counts
+    from prnet.evaluation.presets import PRESETS
+
+    assert [(b.lo, b.hi) for b in size_bins()] == [(a.lo, a.hi) for a in PRESETS["aitod"].area_ranges[1:]]
+    xywh, xyxy = BoxMode.XYWH_ABS, BoxMode.XYXY_ABS
+    record = {"ignore_regions": [[0, 0, 5, 5]], "annotations": [
+        {"bbox": [0, 0, 8, 8], "bbox_mode": xywh, "category_id": 0},
+        {"bbox": [0, 0, 7.9, 8], "bbox_mode": xywh, "category_id": 1},
+        {"bbox": [10, 10, 42, 42], "bbox_mode": xyxy, "category_id": 1},  # 32 x 32
+        {"bbox": [0, 0, 100, 100], "bbox_mode": xywh, "category_id": 0, "iscrowd": 1},
+    ]}
+    counts = size_counts([record, {"annotations": []}], ["a", "b"])
+    assert counts["all"] == {"verytiny": 1, "tiny": 1, "small": 0, "medium": 1}
+    assert counts["per_class"]["a"] == {"verytiny": 0, "tiny": 1, "small": 0, "medium": 0}
+    assert counts["per_class"]["b"] == {"verytiny": 1, "tiny": 0, "small": 0, "medium": 1}
+    assert (counts["num_images"], counts["num_boxes"], counts["crowd_boxes"]) == (2, 3, 1)
+    assert counts["ignore_regions"] == 1 and counts["bins"][-1]["side_px"] == [32.0, None]
