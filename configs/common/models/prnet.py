@@ -6,6 +6,7 @@ One-line overrides:
     model.backbone.bottom_up.model_name = "resnet50"      # any timm model with features_only
     model.backbone.bottom_up.stem = "conv"                # prnet_csp_* only: YOLO11 conv stem
     model.backbone.downsample = "essamp"                  # ESSamp inside the neck too
+    model.num_classes = 10                                # null (default): the training dataset's
 """
 from detectron2.config import LazyCall as L
 
