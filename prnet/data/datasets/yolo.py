@@ -10,10 +10,10 @@ Layout read (the one Ultralytics documents)::
     images/train/a.jpg
     labels/train/a.txt        one box per line: class cx cy w h  (normalised to 0..1)
 
-An image's labels are found by replacing the last ``images`` folder of its path with ``labels``
-and its extension with ``.txt``; an image without a label file has no objects. A line with more
-than 5 values is a polygon (``class x1 y1 x2 y2 ...``, as segmentation datasets write) and its
-bounding box is used.
+Paths in a ``.txt`` list of images are relative to the list's folder. An image's labels are
+found by replacing the last ``images`` folder of its path with ``labels`` and its extension with
+``.txt``; an image without a label file has no objects. A line with more than 5 values is a
+polygon (``class x1 y1 x2 y2 ...``, as segmentation datasets write) and its bounding box is used.
 
 Evaluation needs a COCO json (``AerialEvaluator`` reads the metadata's ``json_file``), so the
 split is converted once into a cached COCO json, keyed by the yaml and the size and modification
