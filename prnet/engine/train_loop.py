@@ -28,7 +28,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from omegaconf import OmegaConf
 
-from prnet.config import load_config
+from prnet.config import load_config, resolve_num_classes
 from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
 
@@ -156,6 +156,7 @@ def do_train(args, cfg, extra_hooks=()):
     Returns the trainer.
     """
     device = resolve_device(cfg.train.get("device"))
+    resolve_num_classes(cfg)  # a null model.num_classes from the training dataset's metadata
     model = instantiate(cfg.model)
     logger.info("Model:\n{}".format(model))
     place_model(model, device, cfg.train.get("channels_last"))
@@ -308,6 +309,7 @@ def evaluate_checkpoint(cfg, allow_mismatch: bool = False):
     weights = cfg.train.init_checkpoint
     if not weights:
         raise ValueError("--eval-only needs the weights to score: train.init_checkpoint=<file>")
+    resolve_num_classes(cfg)
     model = instantiate(cfg.model)
     place_model(model, resolve_device(cfg.train.get("device")), cfg.train.get("channels_last"))
     model = ddp_model(model, cfg.train.get("device") or resolve_device(None))
