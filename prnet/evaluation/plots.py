@@ -290,9 +290,10 @@ def draw_gt_vs_pred(
     dpi = 100
     width = max(2 * r[1][0].shape[1] for r in rows) / dpi
     heights = [r[1][0].shape[0] / dpi + 0.25 for r in rows]
-    fig = plt.figure(figsize=(width + 0.1, sum(heights) + 0.45), dpi=dpi)
-    grid = fig.add_gridspec(len(rows), 2, height_ratios=heights, left=0, right=1, top=1,
-                            bottom=0.45 / (sum(heights) + 0.45), hspace=0.05, wspace=0.01)  # fmt: skip
+    total = sum(heights) + 0.45
+    fig = plt.figure(figsize=(width + 0.1, total), dpi=dpi)
+    grid = fig.add_gridspec(len(rows), 2, height_ratios=heights, left=0, right=1,
+                            top=1 - 0.2 / total, bottom=0.45 / total, hspace=0.08, wspace=0.01)  # fmt: skip
     for r, (info, panels, n_gt, n_det) in enumerate(rows):
         titles = (f"{os.path.basename(info['file_name'])}: ground truth ({n_gt})",
                   f"predictions >= {score_thresh} ({n_det})")  # fmt: skip
@@ -304,9 +305,18 @@ def draw_gt_vs_pred(
     handles = [Patch(color=colours[k] / 255, label=n) for k, n in enumerate(class_names)]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), fontsize=7,
                frameon=False)  # fmt: skip
-    fig.savefig(path, dpi=dpi)
+    _save_palette_png(fig, path)
     plt.close(fig)
     return path
+
+
+def _save_palette_png(fig, path: str) -> None:
+    """Save as a 256-colour PNG: photos with thin boxes are 4-5x smaller than in RGB."""
+    from PIL import Image
+
+    fig.canvas.draw()
+    rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def _read_json_lines(path: str) -> list[dict]:
