@@ -133,8 +133,14 @@ def _scorer_classes(scorer: str):
         raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}")
     if scorer == "pycocotools":
         return COCO, COCOeval
-    from faster_coco_eval import COCO as FasterCOCO
-    from faster_coco_eval import COCOeval_faster
+    try:
+        from faster_coco_eval import COCO as FasterCOCO
+        from faster_coco_eval import COCOeval_faster
+    except ImportError as e:
+        raise ImportError(
+            "scorer='faster' needs faster-coco-eval (pip install faster-coco-eval==1.8.0); "
+            "scorer='pycocotools' scores without it"
+        ) from e
 
     def make_eval(coco_gt, coco_dt, iou_type):
         return COCOeval_faster(coco_gt, coco_dt, iou_type, print_function=lambda *a, **k: None)
