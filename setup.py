@@ -23,6 +23,7 @@ setup(
         "omegaconf",
         "hydra-core",
         "pycocotools",
+        "faster-coco-eval",
         "termcolor",
         "tabulate",
         "cloudpickle",

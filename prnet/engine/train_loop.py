@@ -41,6 +41,7 @@ from .hooks import (
     EMAHook,
     PeriodicCheckpointer,
     ProgressBarHook,
+    TrainingCurvesHook,
     WarmupMomentumAndBiasLR,
 )
 from .trainer import (
@@ -206,6 +207,8 @@ def do_train(args, cfg, extra_hooks=()):
     main_process = comm.is_main_process()
     best = cfg.train.get("best_checkpointer")
     progress_bar = cfg.train.get("progress_bar")
+    # results.png with the evaluation pictures; dataloader.evaluator.plots=False switches both off
+    plots = (cfg.dataloader.get("evaluator") or {}).get("plots", True)
     trainer.data_check_report = data_report
     trainer.register_hooks(
         [
@@ -250,6 +253,15 @@ def do_train(args, cfg, extra_hooks=()):
                     period=cfg.train.log_period,
                 )
                 if main_process
+                else None
+            ),
+            (
+                TrainingCurvesHook(
+                    os.path.join(cfg.train.output_dir, "metrics.json"),
+                    os.path.join(cfg.train.output_dir, "results.png"),
+                    schedule.eval_period,
+                )
+                if main_process and plots
                 else None
             ),
             (
