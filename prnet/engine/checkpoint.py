@@ -90,12 +90,13 @@ class PRNetCheckpointer(DetectionCheckpointer):
     """Detectron2's checkpointer with atomic files, a NaN/Inf guard and safe, explained loading.
 
     Files carry the model's metadata (``model.prnet_meta``, see :mod:`prnet.checkpoint.metadata`)
-    under ``prnet_meta``. Crash-proof resumption: ``last_checkpoint`` names the file to resume from; when it is missing,
-    empty, garbage or names an incomplete file, the newest complete ``model_*.pth`` is used instead
-    (said in the log). Temporary files left by a killed run are removed when the checkpointer is
-    created. ``tags_last_checkpoint=False`` (the best-checkpoint writer) saves without moving the
-    pointer, so a resume never starts from ``model_best.pth``. Resuming with a checkpoint of
-    another model raises :class:`CheckpointMismatchError` before any state is loaded.
+    under ``prnet_meta``. Crash-proof resumption: ``last_checkpoint`` names the file to resume
+    from; when it is missing, empty, garbage or names an incomplete file, the newest complete
+    ``model_*.pth`` is used instead (said in the log). Temporary files left by a killed run are
+    removed when the checkpointer is created. ``tags_last_checkpoint=False`` (the best-checkpoint
+    writer) saves without moving the pointer, so a resume never starts from ``model_best.pth``.
+    Resuming with a checkpoint of another model raises :class:`CheckpointMismatchError` before
+    any state is loaded.
     """
 
     def __init__(self, model, save_dir: str = "", *, save_to_disk=None, **checkpointables):

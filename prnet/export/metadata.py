@@ -4,9 +4,9 @@ name, prnet version), so a runtime reads the outputs and labels them without the
 
 Every file gets a JSON sidecar (``<file>.json``); ONNX files also hold it in their
 ``metadata_props`` (readable with ONNX Runtime alone:
-``InferenceSession(f).get_modelmeta().custom_metadata_map``) and TorchScript files in their
-extra files (``prnet_meta.json``), so the sidecar can be lost. TensorRT engines and OpenVINO IR
-rely on the sidecar.
+``InferenceSession(f).get_modelmeta().custom_metadata_map``), TorchScript files in their
+extra files (``prnet_meta.json``) and OpenVINO IR in its ``rt_info`` (``prnet_meta``), so the
+sidecar can be lost. TensorRT engines rely on the sidecar.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def metadata_path(path: str | os.PathLike) -> str:
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The metadata of an exported file: its JSON sidecar, else (ONNX, TorchScript) the copy
+    """The metadata of an exported file: its JSON sidecar, else (ONNX, TorchScript, OpenVINO) the copy
     embedded in the file. Raises ``FileNotFoundError`` when there is neither."""
     try:
         with open(metadata_path(path), encoding="utf-8") as f:
@@ -53,7 +53,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def read_embedded_metadata(path: str | os.PathLike) -> dict | None:
-    """The dict stored inside an ONNX or TorchScript file by prnet (``None``: none there)."""
+    """The dict stored inside an ONNX, TorchScript or OpenVINO file by prnet (``None``: none)."""
     path = os.fspath(path)
     if path.endswith(".onnx"):
         import onnx
@@ -70,6 +70,13 @@ def read_embedded_metadata(path: str | os.PathLike) -> dict | None:
             return None
         text = extra[EMBEDDED_KEY + ".json"]
         return json.loads(text) if text else None
+    if path.endswith(FORMAT_SUFFIX["openvino"]):
+        import openvino as ov
+
+        model = ov.Core().read_model(path)
+        if not model.has_rt_info([EMBEDDED_KEY]):
+            return None
+        return json.loads(model.get_rt_info([EMBEDDED_KEY]).astype(str))
     return None
 
 

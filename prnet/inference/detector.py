@@ -23,6 +23,7 @@ from detectron2.structures import Instances
 from prnet.data.image_io import read_image_rgb
 from prnet.export import EagerBackend, load_exported
 from prnet.export.metadata import FORMAT_SUFFIX
+from prnet.modeling.build import build_model
 
 from .evaluate import evaluate_predictor
 from .predictor import MODEL_SIZE, Predictor
@@ -79,8 +80,6 @@ class Detector:
         max_det: int | None = None,
         fuse: bool = True,
     ):
-        from prnet.modeling.build import build_model
-
         path = os.fspath(model)
         if path.endswith(_EXPORTED):
             backend = load_exported(path, device=None if device == "cpu" else device)
