@@ -43,8 +43,7 @@ __all__ = ["get_parser", "main"]
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/export_model.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--config-file",
-                   help="LazyConfig file (configs/PRNet/...); default: the one stored in --weights")  # fmt: skip
+    p.add_argument("--config-file", help="LazyConfig file (default: the one stored in --weights)")
     p.add_argument("--weights", help="checkpoint (Detectron2 checkpointer; EMA weights preferred)")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
     p.add_argument("--output", help="exported file (default: output/export/<config>.<ext>)")
