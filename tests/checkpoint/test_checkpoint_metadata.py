@@ -84,3 +84,22 @@ def test_checkpoint_without_metadata_asks_for_the_config(tmp_path):
     assert read_checkpoint_metadata(path) is None
     with pytest.raises(ValueError, match="pass the config file"):
         build_model(None, str(path))
+
+
+def test_export_from_weights_alone_keeps_the_class_names(trained, tmp_path):
+    import json
+
+    import onnxruntime as ort
+
+    from prnet.cli import export as tool
+
+    path = str(tmp_path / "trained.onnx")
+    tool.main(["--weights", trained, "--format", "onnx", "--nms", "--trace-size", "64", "64",
+               "--no-verify", "--output", path])  # fmt: skip
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    props = session.get_modelmeta().custom_metadata_map
+    assert json.loads(props["class_names"]) == list(SYNTHETIC_CLASSES)
+    assert json.loads(props["image_size"]) == 64 and json.loads(props["config"]) == "prnet_n.py"
+    shapes = {o.name: o.shape for o in session.get_outputs()}
+    assert shapes == {"boxes": ["batch", 500, 4], "scores": ["batch", 500],
+                      "classes": ["batch", 500], "num_detections": ["batch"]}  # fmt: skip
