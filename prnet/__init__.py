@@ -12,6 +12,7 @@ from . import data  # noqa: F401  (registers the built-in datasets)
 from . import modeling  # noqa: F401  (registers timm models and Detectron2 meta architecture)
 from .config import add_prnet_config, build_prnet_backbone  # noqa: F401
 from .modeling.build import build_model  # noqa: F401
+from .inference.detector import Detector  # noqa: F401
 
 __version__ = "0.1.0"
-__all__ = ["add_prnet_config", "build_model", "build_prnet_backbone", "modeling", "__version__"]
+__all__ = ["Detector", "add_prnet_config", "build_model", "build_prnet_backbone", "modeling", "__version__"]

@@ -28,6 +28,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from omegaconf import OmegaConf
 
+from prnet.checkpoint.metadata import config_metadata
 from prnet.config import load_config, resolve_num_classes
 from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
@@ -175,6 +176,8 @@ def do_train(args, cfg, extra_hooks=()):
     data_report = check_training_data(
         train_loader, cfg.model.get("num_classes"), cfg.train.get("data_check", "header")
     )
+    # after the loader read the dataset (Detectron2's COCO loader sets thing_classes then)
+    model.prnet_meta = config_metadata(cfg, getattr(args, "config_file", None), getattr(args, "opts", []))
     total_batch_size = cfg.dataloader.train.total_batch_size
     schedule = resolve_schedule(cfg.train, _count_train_images(train_loader), total_batch_size)
     logger.info(f"Schedule on {device}: {schedule}")
