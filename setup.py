@@ -24,6 +24,7 @@ setup(
         "omegaconf",
         "hydra-core",
         "pycocotools",
+        "faster-coco-eval",
         "termcolor",
         "tabulate",
         "cloudpickle",

@@ -9,6 +9,13 @@ from .from_ultralytics import (
     layer_map,
     ultralytics_to_prnet,
 )
+from .metadata import (
+    METADATA_KEY,
+    build_model_from_metadata,
+    config_metadata,
+    model_metadata,
+    read_checkpoint_metadata,
+)
 from .weights import (
     EMA_KEYS,
     CheckpointReadError,
@@ -25,6 +32,11 @@ from .ultralytics import (
 
 __all__ = [
     "EMA_KEYS",
+    "METADATA_KEY",
+    "build_model_from_metadata",
+    "config_metadata",
+    "model_metadata",
+    "read_checkpoint_metadata",
     "CheckpointReadError",
     "ConversionReport",
     "SourceArchitecture",

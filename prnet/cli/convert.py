@@ -11,9 +11,11 @@ file: the authors' PRNet -> ``configs/PRNet/prnet_<scale>.py`` (its number of PR
 YOLO11 -> ``configs/ablations/pan_s.py`` at its scale (prnet's PAN baseline); ``model.num_classes``
 follows the file's ``nc`` unless overridden. With a config whose neck differs (e.g. PRN with the
 conv stem for a YOLO11 file) only the backbone is converted. The output holds the full model
-``state_dict`` plus ``meta`` (class names, config and overrides, source, what was converted), and
-loads like any prnet checkpoint (``train.init_checkpoint=...``, ``--weights ...``). Training can
-also start from the ``.pt`` directly: ``train.init_checkpoint=yolo11s.pt``.
+``state_dict`` plus ``meta`` (class names, config and overrides, source, what was converted) and
+``prnet_meta`` (as training writes it: class names, model config, test size), and loads like any
+prnet checkpoint (``train.init_checkpoint=...``, ``--weights ...``; ``tools/predict.py --weights
+out.pth`` needs no config). Training can also start from the ``.pt`` directly:
+``train.init_checkpoint=yolo11s.pt``.
 """
 import argparse
 import os
@@ -45,7 +47,12 @@ def convert(args) -> dict:
     """Convert ``args.input`` to ``args.output``; returns the ``meta`` written with it."""
     import torch
 
-    from prnet.checkpoint import describe_source, read_ultralytics_checkpoint, ultralytics_to_prnet
+    from prnet.checkpoint import (
+        METADATA_KEY,
+        describe_source,
+        read_ultralytics_checkpoint,
+        ultralytics_to_prnet,
+    )
     from prnet.engine.checkpoint import atomic_write
     from prnet.modeling.build import build_model
     from prnet.utils.paths import config_dir
@@ -83,8 +90,13 @@ def convert(args) -> dict:
             "class_count": report.class_count,
         },
     }
+    # what prediction reads: the model's config, test size and the file's class names
+    own = dict(model.prnet_meta, class_names=meta["class_names"] or None)
+    if own["class_names"] and len(own["class_names"]) != own["num_classes"]:
+        own["class_names"] = None
+    data = {"model": model.state_dict(), "meta": meta, METADATA_KEY: own}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    atomic_write(args.output, lambda f: torch.save({"model": model.state_dict(), "meta": meta}, f))
+    atomic_write(args.output, lambda f: torch.save(data, f))
     print(f"[convert] wrote {args.output} ({config} {' '.join(overrides)})")
     return meta
 

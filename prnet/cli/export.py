@@ -32,7 +32,7 @@ EXPORT_FORMATS = ("torchscript", "onnx", "openvino", "tensorrt")
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/export_model.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--config-file", help="LazyConfig file (configs/PRNet/...)")
+    p.add_argument("--config-file", help="LazyConfig file (default: the one stored in --weights)")
     p.add_argument("--weights", help="checkpoint (Detectron2 checkpointer; EMA weights preferred)")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
     p.add_argument("--output", help="exported file (default: output/export/<config>.<ext>)")
@@ -62,7 +62,8 @@ def get_parser() -> argparse.ArgumentParser:
     ev.add_argument("--exported", help="evaluate this exported file instead of exporting")
     ev.add_argument("--eval", metavar="DATASET", help="registered dataset to evaluate on")
     ev.add_argument("--preset", default="coco", help="evaluator preset (coco, aitod, visdrone, uavdt)")
-    ev.add_argument("--image-size", type=int, default=640, help="test long side")
+    ev.add_argument("--image-size", type=int,
+                    help="test long side (default: the model's test size, else 640)")  # fmt: skip
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--limit", type=int, help="evaluate the first N images only")
     ev.add_argument("--eval-output", help="directory for results json and metrics.json")
@@ -84,18 +85,20 @@ def main(argv=None) -> dict:
     )
     from prnet.evaluation import report_to_json
     from prnet.inference import Predictor, evaluate_predictor
+    from prnet.inference.predictor import MODEL_SIZE
     from prnet.modeling.build import build_model
 
     logger = setup_logger(name="prnet")
     result = {}
     path = args.exported
     if path is None:
-        if not args.config_file:
-            raise SystemExit("--config-file is required to export (or pass --exported FILE)")
+        if not args.config_file and not args.weights:
+            raise SystemExit("--config-file or --weights (carrying its config) is required to "
+                             "export (or pass --exported FILE)")  # fmt: skip
         if not args.weights:
             logger.warning("no --weights: exporting the model at its initialisation")
         ext = FORMAT_SUFFIX[args.format]
-        stem = os.path.splitext(os.path.basename(args.config_file))[0]
+        stem = os.path.splitext(os.path.basename(args.config_file or args.weights))[0]
         path = args.output or os.path.join("output", "export", stem + ext)
         try:
             model = build_model(args.config_file, args.weights, args.opts, device=args.device)
@@ -120,7 +123,8 @@ def main(argv=None) -> dict:
         result["exported"] = path
     if args.eval:
         backend = load_exported(path)
-        predictor = Predictor(backend, args.image_size, args.batch_size)
+        size = MODEL_SIZE if args.image_size is None else args.image_size
+        predictor = Predictor(backend, size, args.batch_size)
         metrics = evaluate_predictor(
             predictor, args.eval, args.preset, output_dir=args.eval_output, limit=args.limit
         )

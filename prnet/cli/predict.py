@@ -6,12 +6,15 @@ dataset with an evaluator preset (sliced or not).
 
     python tools/predict.py --config-file configs/PRNet/prnet_s.py --weights model_final.pth \
         --input images/ drone.mp4 --output out/predict
+    python tools/predict.py --weights model_final.pth --input images/   # config, classes, size
+                                                                        # from the checkpoint
     python tools/predict.py --exported out/prnet_s.onnx --input big_frame.jpg --slice --tile-size 640 \
         --overlap 0.2 --merge greedy --output out/sliced
     python tools/predict.py --exported out/prnet_s.onnx --slice --eval visdrone2019_val --preset visdrone
 
 Results: ``<output>/results.json`` (COCO results: integer ``image_id`` 1, 2, ... in prediction
-order, ``category_id`` contiguous 0..K-1 unless ``--dataset-meta`` maps them to dataset ids),
+order, ``category_id`` contiguous 0..K-1 unless ``--dataset-meta`` maps them to dataset ids;
+boxes are labelled with the model's class names, from its checkpoint or exported file),
 ``<output>/images.json`` (each integer id's readable name, file, video frame and size) and drawn
 pictures in ``<output>/vis/`` (videos at the source's frame rate over ``--video-stride``).
 Readable names are unique in a run and do not depend on the input order: the file stem (``a`` for ``a.jpg``), the file name when
@@ -53,13 +56,14 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tools/predict.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--input", nargs="+", default=[], help="image files, folders, video files")
-    src = p.add_argument_group("model (a config, or an exported file)")
-    src.add_argument("--config-file")
+    src = p.add_argument_group("model (weights with or without a config, or an exported file)")
+    src.add_argument("--config-file", help="default: the config stored in --weights")
     src.add_argument("--weights")
     src.add_argument("--exported", help="TorchScript/ONNX/TensorRT file from tools/export_model.py")
     src.add_argument("--device", default="cpu")
     p.add_argument("--output", default="output/predict")
-    p.add_argument("--image-size", type=int, default=640, help="long side fed to the model")
+    p.add_argument("--image-size", type=int,
+                   help="long side fed to the model (default: the model's test size, else 640)")  # fmt: skip
     p.add_argument("--batch-size", type=_positive, default=8, help="images (tiles) per model call")
     p.add_argument("--score-thresh", type=float, help="detection score threshold (raw graphs)")
     p.add_argument("--max-det", type=int, help="detections per image")
@@ -90,18 +94,20 @@ def make_predictor(args) -> Predictor | SlicedPredictor:
 
     from prnet.export import EagerBackend, load_exported
     from prnet.inference import Predictor, SlicedPredictor
+    from prnet.inference.predictor import MODEL_SIZE
     from prnet.modeling.build import build_model
 
     if args.exported:
         backend = load_exported(args.exported, device=args.device if args.device != "cpu" else None)
-    elif args.config_file:
+    elif args.config_file or args.weights:
         if not args.weights:
             setup_logger(name="prnet").warning("no --weights: predicting with initial weights")
         backend = EagerBackend(build_model(args.config_file, args.weights, args.opts, args.device))
     else:
-        raise SystemExit("pass --config-file (and --weights) or --exported")
+        raise SystemExit("pass --weights (and --config-file for checkpoints without one) or --exported")
+    image_size = MODEL_SIZE if args.image_size is None else args.image_size
     predictor = Predictor(
-        backend, args.image_size, args.batch_size, score_thresh=args.score_thresh,
+        backend, image_size, args.batch_size, score_thresh=args.score_thresh,
         max_det=args.max_det,
     )
     if not args.slice:
@@ -149,10 +155,11 @@ def main(argv=None) -> dict:
         print(report_to_json(metrics))
         return {"metrics": metrics}
 
-    class_names, category_ids = None, None
+    base = predictor.predictor if isinstance(predictor, SlicedPredictor) else predictor
+    class_names, category_ids = base.class_names, None  # the model's own, when it knows them
     if args.dataset_meta:
         meta = MetadataCatalog.get(args.dataset_meta)
-        class_names = meta.get("thing_classes")
+        class_names = meta.get("thing_classes") or class_names
         id_map = meta.get("thing_dataset_id_to_contiguous_id")
         category_ids = {v: k for k, v in id_map.items()} if id_map else None
     ids = image_ids(files)

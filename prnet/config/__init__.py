@@ -12,6 +12,7 @@ from .check import (
     check_overrides,
 )
 from .load import load_config
+from .num_classes import resolve_num_classes
 from .yacs import add_prnet_config, build_prnet_backbone
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "check_numbers",
     "check_overrides",
     "load_config",
+    "resolve_num_classes",
 ]

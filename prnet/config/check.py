@@ -177,7 +177,7 @@ NUMBERS = {
     "dataloader.test.num_workers": (_INT, 0, None, False, ()),
     "dataloader.train.mapper.image_size": (_INT, 1, None, False, ()),
     "dataloader.test.mapper.image_size": (_INT, 1, None, False, ()),
-    "model.num_classes": (_INT, 1, None, False, ()),
+    "model.num_classes": (_INT, 1, None, True, ()),  # null: from the dataset (num_classes.py)
     "model.max_detections_per_image": (_INT, 1, None, False, ()),
     "model.backbone.num_prn_layers": (_INT, 0, 3, False, ()),  # the documented, tested range
 }
@@ -221,7 +221,8 @@ def check_config(cfg, overrides: Sequence[str] = (), registered: Sequence[str] |
     """Check ``overrides`` on ``cfg``, then dataset names of ``cfg`` with the overrides applied.
 
     Raises :class:`ConfigError` listing every problem; otherwise returns an overridden copy
-    (``cfg`` itself is not modified).
+    (``cfg`` itself is not modified) with a null ``model.num_classes`` taken from the training
+    dataset's metadata (:mod:`prnet.config.num_classes`).
     """
     from detectron2.config import LazyConfig
 
@@ -232,4 +233,6 @@ def check_config(cfg, overrides: Sequence[str] = (), registered: Sequence[str] |
     problems = check_choices(cfg) + check_numbers(cfg) + check_dataset_names(cfg, registered)
     if problems:
         raise ConfigError(problems)
-    return cfg
+    from .num_classes import resolve_num_classes
+
+    return resolve_num_classes(cfg, registered, check_agreement=False)  # fills a null value

@@ -1,8 +1,9 @@
 """YOLO-style training augmentation as pure functions on numpy arrays.
 
 The recipe (docs/recipe.md) is mosaic -> random scale/translate -> HSV jitter -> horizontal flip at
-640 px. Every function here is deterministic given its inputs and a ``numpy.random.Generator``, so
-the geometry can be property-tested without a data loader.
+640 px; on large frames a :func:`native_crop` of each image may come first
+(docs/native_resolution.md). Every function here is deterministic given its inputs and a
+``numpy.random.Generator``, so the geometry can be property-tested without a data loader.
 
 Conventions
 -----------
@@ -22,6 +23,7 @@ never filtered by that rule; only regions left with zero area are dropped.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Sequence
 
 import cv2
@@ -40,7 +42,9 @@ __all__ = [
     "hflip_boxes",
     "hsv_jitter",
     "letterbox",
+    "crop_window",
     "mosaic4",
+    "native_crop",
     "random_affine",
     "resize_long_side",
     "transform_boxes",
@@ -220,6 +224,84 @@ def letterbox(
     matrix[:, 2] = (left, top)
     out = warp_targets(sample, matrix, size, size, min_size, min_visible)
     return out._replace(image=pad.apply_image(image)), matrix
+
+
+def _window_start(
+    length: int, crop: int, rng: np.random.Generator, span: tuple[float, float] | None = None
+) -> int:
+    """Start of a ``crop``-long window on an axis of ``length`` holding ``span=(lo, hi)``.
+
+    A window inside the image (or holding the whole image when it is shorter than the crop) is
+    drawn uniformly among those that contain the span (all of them when ``span`` is None); a span
+    longer than the crop is centred instead.
+    """
+    first, last = min(0, length - crop), max(0, length - crop)
+    if span is None:
+        return int(rng.integers(first, last + 1))
+    lo, hi = span
+    if hi - lo <= crop:
+        first, last = max(first, math.ceil(hi) - crop), min(last, math.floor(lo))
+    if first > last:  # the object is longer than the crop: centre it
+        centre = round((lo + hi - crop) / 2)
+        return int(np.clip(centre, min(0, length - crop), max(0, length - crop)))
+    return int(rng.integers(first, last + 1))
+
+
+def crop_window(
+    width: int,
+    height: int,
+    crop_size: int,
+    rng: np.random.Generator,
+    boxes=None,
+    object_prob: float = 0.5,
+) -> tuple[int, int]:
+    """Top-left ``(x0, y0)`` of a ``crop_size`` square window on a ``width x height`` image.
+
+    With probability ``object_prob`` (and boxes present) the window holds a box chosen uniformly,
+    at a uniformly drawn place (the box is not always centred); otherwise the window is uniform
+    over the image. Offsets are integers (no resampling); on a side shorter than ``crop_size``
+    the window holds the whole side, at a random offset (negative start: padding before it).
+    """
+    if crop_size <= 0:
+        raise ValueError(f"crop_size must be positive, got {crop_size}")
+    if not 0 <= object_prob <= 1:
+        raise ValueError(f"object_prob must be in [0, 1], got {object_prob}")
+    boxes = _as_boxes(boxes)
+    span_x = span_y = None
+    if len(boxes) and rng.random() < object_prob:
+        x0, y0, x1, y1 = (float(v) for v in boxes[rng.integers(len(boxes))])
+        span_x, span_y = (x0, x1), (y0, y1)
+    return (
+        _window_start(width, crop_size, rng, span_x),
+        _window_start(height, crop_size, rng, span_y),
+    )
+
+
+def native_crop(
+    sample: Sample,
+    crop_size: int,
+    rng: np.random.Generator,
+    object_prob: float = 0.5,
+    pad_value: int = PAD_VALUE,
+    min_size: float = MIN_BOX_SIZE,
+    min_visible: float = MIN_VISIBLE,
+) -> tuple[Sample, np.ndarray]:
+    """A ``crop_size x crop_size`` window of the image at native scale (:func:`crop_window`).
+
+    Objects keep their size in pixels; boxes cut by the window follow the minimum box rule,
+    exactly as at the mosaic's borders, and ignore regions are cut with them. Where the image is
+    smaller than the window, the rest is ``pad_value``. Returns the sample and the matrix
+    (a pure integer translation).
+    """
+    h, w = sample.image.shape[:2]
+    x0, y0 = crop_window(w, h, crop_size, rng, sample.boxes, object_prob)
+    canvas = np.full((crop_size, crop_size, sample.image.shape[2]), pad_value, np.uint8)
+    sx0, sy0 = max(x0, 0), max(y0, 0)
+    sx1, sy1 = min(x0 + crop_size, w), min(y0 + crop_size, h)
+    canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = sample.image[sy0:sy1, sx0:sx1]
+    matrix = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
+    out = warp_targets(sample, matrix, crop_size, crop_size, min_size, min_visible)
+    return out._replace(image=canvas), matrix
 
 
 def mosaic4(

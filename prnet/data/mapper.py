@@ -5,7 +5,11 @@ Output (both modes): ``{"image": uint8 (3, H, W) RGB, "height", "width", "image_
 training, ``"instances": Instances(gt_boxes, gt_classes int64)``.
 
 * Training: mosaic (probability ``mosaic_prob``, while switched on) or letterbox to
-  ``image_size x image_size``, random scale/translate, HSV jitter, horizontal flip. The output is
+  ``image_size x image_size``, random scale/translate, HSV jitter, horizontal flip. With
+  ``crop_size`` set, every image (each mosaic tile too) is first cut to a ``crop_size`` square
+  at native scale (:func:`prnet.data.augment.native_crop`), so a large frame is not shrunk whole:
+  objects are scaled by ``image_size / crop_size`` (1 when equal) instead of ``image_size / long
+  side``. The output is
   exactly ``image_size`` square, and "height"/"width" are that size (the frame of the targets).
   Crowd annotations (``iscrowd=1``) are dropped; boxes follow the minimum box rule of
   :mod:`prnet.data.augment`.
@@ -90,6 +94,10 @@ class YOLODatasetMapper:
             mosaic images from; required when training with ``mosaic_prob > 0``.
         mosaic_prob, scale, translate, hsv (gains h, s, v), flip_prob: the recipe's knobs.
         min_box_size, min_visible: the minimum box rule (:func:`prnet.data.augment.filter_boxes`).
+        crop_size: side of the native-resolution crop taken of each training image before mosaic
+            or letterbox; ``None``: the whole frame is resized (the recipe's default).
+        crop_object_prob: probability that a crop is placed to hold a randomly chosen box
+            (otherwise uniform over the image), see :func:`prnet.data.augment.crop_window`.
         seed: randomness of sample ``n`` of a process comes from
             ``(seed, rank, worker id, worker seed, n)``; the same seed gives the same samples with
             ``num_workers=0`` (with workers, also seed torch in the main process). ``None``: random.
@@ -109,11 +117,16 @@ class YOLODatasetMapper:
         min_box_size: float = A.MIN_BOX_SIZE,
         min_visible: float = A.MIN_VISIBLE,
         pad_value: int = A.PAD_VALUE,
+        crop_size: int | None = None,
+        crop_object_prob: float = 0.5,
         seed: int | None = None,
     ):
         if image_size <= 0:
             raise ValueError(f"image_size must be positive, got {image_size}")
-        for name, p in (("mosaic_prob", mosaic_prob), ("flip_prob", flip_prob)):
+        if crop_size is not None and crop_size <= 0:
+            raise ValueError(f"crop_size must be positive or None, got {crop_size}")
+        probs = (("mosaic_prob", mosaic_prob), ("flip_prob", flip_prob))
+        for name, p in (*probs, ("crop_object_prob", crop_object_prob)):
             if not 0 <= p <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
         if len(hsv) != 3:
@@ -126,6 +139,8 @@ class YOLODatasetMapper:
         self.flip_prob = float(flip_prob)
         self.min_box_size, self.min_visible = float(min_box_size), float(min_visible)
         self.pad_value = int(pad_value)
+        self.crop_size = None if crop_size is None else int(crop_size)
+        self.crop_object_prob = float(crop_object_prob)
         self.seed = int(np.random.SeedSequence().entropy if seed is None else seed)
         self.dataset = None
         if dataset is not None:
@@ -230,6 +245,7 @@ class YOLODatasetMapper:
         rng, size = self._next_rng(), self.image_size
         rule = dict(min_size=self.min_box_size, min_visible=self.min_visible)
         use_mosaic = self.mosaic_enabled and rng.random() < self.mosaic_prob
+        sample = self._crop(sample, rng, rule)
         if use_mosaic:
             if self.dataset is None:
                 raise ValueError(
@@ -237,7 +253,8 @@ class YOLODatasetMapper:
                     "or set mosaic_prob=0"
                 )
             others = [
-                self._read(self.dataset[int(i)]) for i in rng.integers(len(self.dataset), size=3)
+                self._crop(self._read(self.dataset[int(i)]), rng, rule)
+                for i in rng.integers(len(self.dataset), size=3)
             ]
             sample = A.mosaic4([sample, *others], size, rng, self.pad_value, **rule)
         else:
@@ -250,6 +267,15 @@ class YOLODatasetMapper:
         if rng.random() < self.flip_prob:
             sample = A.hflip(sample)
         return sample, use_mosaic
+
+    def _crop(self, sample: A.Sample, rng: np.random.Generator, rule: dict) -> A.Sample:
+        """The native-resolution crop of one image (unchanged when ``crop_size`` is None)."""
+        if self.crop_size is None:
+            return sample
+        sample, _ = A.native_crop(
+            sample, self.crop_size, rng, self.crop_object_prob, self.pad_value, **rule
+        )
+        return sample
 
 
 def build_yolo_train_loader(

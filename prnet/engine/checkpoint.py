@@ -21,7 +21,7 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.utils import comm
 
-from prnet.checkpoint import read_checkpoint
+from prnet.checkpoint import METADATA_KEY, model_metadata, read_checkpoint
 
 __all__ = [
     "CheckpointMismatchError",
@@ -89,12 +89,14 @@ _PERIODIC = re.compile(r"^model_(\d{7})\.pth$")
 class PRNetCheckpointer(DetectionCheckpointer):
     """Detectron2's checkpointer with atomic files, a NaN/Inf guard and safe, explained loading.
 
-    Crash-proof resumption: ``last_checkpoint`` names the file to resume from; when it is missing,
-    empty, garbage or names an incomplete file, the newest complete ``model_*.pth`` is used instead
-    (said in the log). Temporary files left by a killed run are removed when the checkpointer is
-    created. ``tags_last_checkpoint=False`` (the best-checkpoint writer) saves without moving the
-    pointer, so a resume never starts from ``model_best.pth``. Resuming with a checkpoint of
-    another model raises :class:`CheckpointMismatchError` before any state is loaded.
+    Files carry the model's metadata (``model.prnet_meta``, see :mod:`prnet.checkpoint.metadata`)
+    under ``prnet_meta``. Crash-proof resumption: ``last_checkpoint`` names the file to resume
+    from; when it is missing, empty, garbage or names an incomplete file, the newest complete
+    ``model_*.pth`` is used instead (said in the log). Temporary files left by a killed run are
+    removed when the checkpointer is created. ``tags_last_checkpoint=False`` (the best-checkpoint
+    writer) saves without moving the pointer, so a resume never starts from ``model_best.pth``.
+    Resuming with a checkpoint of another model raises :class:`CheckpointMismatchError` before
+    any state is loaded.
     """
 
     def __init__(self, model, save_dir: str = "", *, save_to_disk=None, **checkpointables):
@@ -126,6 +128,9 @@ class PRNetCheckpointer(DetectionCheckpointer):
             )
         for key, obj in self.checkpointables.items():
             data[key] = obj.state_dict()
+        meta = model_metadata(self.model)  # class names, config, test size: a self-describing file
+        if meta:
+            data[METADATA_KEY] = meta
         data.update(kwargs)
 
         basename = f"{name}.pth"

@@ -1,5 +1,5 @@
 """Training hooks that Detectron2 lacks: EMA of weights, the recipe's momentum and bias-LR warm-up,
-mosaic switch-off, a progress bar.
+mosaic switch-off, a progress bar, ``results.png``.
 
 Each is a ``detectron2.engine.HookBase``; register them with ``trainer.register_hooks``. Best-
 checkpoint saving uses Detectron2's own ``hooks.BestCheckpointer``; what a non-finite loss does
@@ -24,6 +24,7 @@ __all__ = [
     "EMAHook",
     "PeriodicCheckpointer",
     "ProgressBarHook",
+    "TrainingCurvesHook",
     "WarmupMomentumAndBiasLR",
 ]
 
@@ -224,3 +225,33 @@ class BestCheckpointer(hooks.BestCheckpointer):
             with open(self._record_path(), "w", encoding="utf-8") as f:
                 json.dump(record, f)
         return updated
+
+
+class TrainingCurvesHook(HookBase):
+    """Draw ``results.png`` (``prnet.evaluation.plots.plot_training_curves``) from the training's
+    ``metrics.json`` after every ``period``-th iteration (the evaluations) and when training ends.
+
+    Register it after Detectron2's ``PeriodicWriter``, which writes ``metrics.json``, so the plot
+    shows the iteration just logged. A plot that fails is a warning, never the end of a run.
+    """
+
+    def __init__(self, metrics_json: str, output_png: str, period: int):
+        self.metrics_json, self.output_png, self.period = metrics_json, output_png, int(period)
+
+    def _plot(self):
+        if not os.path.isfile(self.metrics_json):
+            return
+        from prnet.evaluation.plots import plot_training_curves
+
+        try:
+            plot_training_curves(self.metrics_json, self.output_png)
+        except Exception as e:  # noqa: BLE001 - a picture must not stop training
+            logger.warning(f"could not draw {self.output_png}: {e!r}")
+
+    def after_step(self):
+        next_iter = self.trainer.iter + 1
+        if self.period > 0 and next_iter % self.period == 0 and next_iter < self.trainer.max_iter:
+            self._plot()
+
+    def after_train(self):
+        self._plot()

@@ -24,7 +24,8 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 from omegaconf import OmegaConf
 
-from prnet.config import load_config
+from prnet.checkpoint.metadata import config_metadata
+from prnet.config import load_config, resolve_num_classes
 from prnet.data.check import check_training_data
 from prnet.solver import resolve_schedule
 from prnet.utils.log_files import DropMessages, plain_log_files
@@ -38,6 +39,7 @@ from .hooks import (
     EMAHook,
     PeriodicCheckpointer,
     ProgressBarHook,
+    TrainingCurvesHook,
     WarmupMomentumAndBiasLR,
 )
 from .trainer import (
@@ -154,6 +156,7 @@ def do_train(args, cfg, extra_hooks=()):
     Returns the trainer.
     """
     device = resolve_device(cfg.train.get("device"))
+    resolve_num_classes(cfg)  # a null model.num_classes from the training dataset's metadata
     model = instantiate(cfg.model)
     logger.info("Model:\n{}".format(model))
     place_model(model, device, cfg.train.get("channels_last"))
@@ -171,6 +174,8 @@ def do_train(args, cfg, extra_hooks=()):
     data_report = check_training_data(
         train_loader, cfg.model.get("num_classes"), cfg.train.get("data_check", "header")
     )
+    # after the loader read the dataset (Detectron2's COCO loader sets thing_classes then)
+    model.prnet_meta = config_metadata(cfg, getattr(args, "config_file", None), getattr(args, "opts", []))
     total_batch_size = cfg.dataloader.train.total_batch_size
     schedule = resolve_schedule(cfg.train, _count_train_images(train_loader), total_batch_size)
     logger.info(f"Schedule on {device}: {schedule}")
@@ -203,6 +208,8 @@ def do_train(args, cfg, extra_hooks=()):
     main_process = comm.is_main_process()
     best = cfg.train.get("best_checkpointer")
     progress_bar = cfg.train.get("progress_bar")
+    # results.png with the evaluation pictures; dataloader.evaluator.plots=False switches both off
+    plots = (cfg.dataloader.get("evaluator") or {}).get("plots", True)
     trainer.data_check_report = data_report
     trainer.register_hooks(
         [
@@ -247,6 +254,15 @@ def do_train(args, cfg, extra_hooks=()):
                     period=cfg.train.log_period,
                 )
                 if main_process
+                else None
+            ),
+            (
+                TrainingCurvesHook(
+                    os.path.join(cfg.train.output_dir, "metrics.json"),
+                    os.path.join(cfg.train.output_dir, "results.png"),
+                    schedule.eval_period,
+                )
+                if main_process and plots
                 else None
             ),
             (
@@ -318,6 +334,7 @@ def evaluate_checkpoint(cfg, allow_mismatch: bool = False):
     weights = cfg.train.init_checkpoint
     if not weights:
         raise ValueError("--eval-only needs the weights to score: train.init_checkpoint=<file>")
+    resolve_num_classes(cfg)
     model = instantiate(cfg.model)
     place_model(model, resolve_device(cfg.train.get("device")), cfg.train.get("channels_last"))
     model = ddp_model(model, cfg.train.get("device") or resolve_device(None))

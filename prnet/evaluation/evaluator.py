@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import torch
-from detectron2.data import MetadataCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.evaluation.coco_evaluation import instances_to_coco_json
 from detectron2.utils import comm
@@ -42,7 +42,9 @@ class AerialEvaluator(DatasetEvaluator):
     ``evaluate()`` returns ``{"bbox": {"AP", "AP50", "AP75", <size-bin APs>, "AR@<m>", ...,
     "AP-<class>"}}`` in percent on the main process ({} elsewhere), logs a per-class table, and
     with ``output_dir`` writes ``coco_instances_results.json`` (dataset category ids) and
-    ``metrics.json`` (preset, metrics, per-class rows; undefined values as null).
+    ``metrics.json`` (preset, metrics, per-class rows; undefined values as null) and, with
+    ``plots``, the pictures of ``prnet.evaluation.plots`` (PR curves, confusion matrix, ground truth
+    against predictions on the first ``plot_images`` images that hold ground truth).
     """
 
     def __init__(
@@ -53,6 +55,11 @@ class AerialEvaluator(DatasetEvaluator):
         *,
         max_dets_per_image: int | Sequence[int] | None = None,
         distributed: bool = True,
+        scorer: str = "faster",
+        plots: bool = True,
+        plot_images: int = 4,
+        plot_score_thresh: float = 0.25,
+        plot_labels: bool = False,
     ):
         """
         Args:
@@ -63,10 +70,20 @@ class AerialEvaluator(DatasetEvaluator):
             max_dets_per_image: override the preset's detection budget
                 (``EvalPreset.with_max_dets``).
             distributed: gather predictions from all workers before scoring.
+            scorer: ``faster`` (faster-coco-eval) or ``pycocotools`` (``evaluate_coco_results``).
+            plots: with ``output_dir``, also write the evaluation pictures (matplotlib).
+            plot_images: how many images the ground-truth-vs-prediction grid shows.
+            plot_score_thresh: detections below this score are left out of the confusion matrix
+                and the grid.
+            plot_labels: write class names next to the boxes in the grid (default: a legend).
         """
         self._preset = get_preset(preset).with_max_dets(max_dets_per_image)
         self._output_dir = output_dir
         self._distributed = distributed
+        self._scorer = scorer
+        self._dataset_name = dataset_name
+        self._plots = dict(num_images=plot_images, score_thresh=plot_score_thresh, labels=plot_labels)
+        self._plots_enabled = bool(plots)
         metadata = MetadataCatalog.get(dataset_name)
         json_file = metadata.get("json_file")
         if not json_file:
@@ -107,6 +124,24 @@ class AerialEvaluator(DatasetEvaluator):
             r["category_id"] = self._contiguous_to_json[c]
         return results
 
+    def _write_plots(self, report: dict, results: list[dict], img_ids: list) -> None:
+        """The pictures, next to metrics.json; a failure is logged, never fatal (the metrics are
+        what counts, and they are already written)."""
+        from .plots import write_evaluation_plots
+
+        try:
+            scored = set(img_ids)
+            gt = dict(
+                self._gt,
+                images=[i for i in self._gt["images"] if i["id"] in scored],
+                annotations=[a for a in self._gt["annotations"] if a["image_id"] in scored],
+            )
+            images = [d for d in DatasetCatalog.get(self._dataset_name) if d["image_id"] in scored]
+            write_evaluation_plots(self._output_dir, report, gt, results, self._preset, images,
+                                   **self._plots)  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - pictures are a by-product of scoring
+            logger.warning(f"[AerialEvaluator] could not write the evaluation plots: {e!r}")
+
     def evaluate(self):
         if self._distributed:
             comm.synchronize()
@@ -126,7 +161,11 @@ class AerialEvaluator(DatasetEvaluator):
 
         results = self._to_dataset_ids([r for p in predictions for r in p["instances"]])
         img_ids = sorted({p["image_id"] for p in predictions})
-        report = evaluate_coco_results(self._gt, results, self._preset, img_ids=img_ids)
+        plot = self._plots_enabled and bool(self._output_dir)
+        report = evaluate_coco_results(
+            self._gt, results, self._preset, img_ids=img_ids, scorer=self._scorer, keep_arrays=plot
+        )
+        arrays = report.pop("arrays", None)
         logger.info(
             f"Evaluation results ({report['preset']} protocol, {report['num_images']} images):\n"
             + create_small_table(report["metrics"])
@@ -137,4 +176,6 @@ class AerialEvaluator(DatasetEvaluator):
             with open(os.path.join(self._output_dir, "coco_instances_results.json"), "w") as f:
                 json.dump(results, f)
             save_report(report, os.path.join(self._output_dir, "metrics.json"))
+        if plot:
+            self._write_plots(dict(report, arrays=arrays), results, img_ids)
         return OrderedDict(bbox=flat_metrics(report))

@@ -1,15 +1,22 @@
 """Score COCO-format detections under a named protocol (one implementation for every caller).
 
 ``evaluate_coco_results`` works without Detectron2's data loader (exported models, sliced
-inference, saved result files); ``AerialEvaluator`` calls it too. Matching is always pycocotools'
-``COCOeval.evaluate``; the preset decides what happens around it (see ``presets``):
+inference, saved result files); ``AerialEvaluator`` calls it too. Matching is pycocotools' COCOeval
+rule, run by one of two scorers (``scorer=``): ``faster`` (default), faster-coco-eval's C++
+``COCOeval_faster`` (same matching and accumulation, several times faster on VisDrone-sized inputs,
+see ``docs/benchmarks/eval_scorers.json``), or ``pycocotools``, the reference (a test checks they
+agree on every metric of every preset). The preset decides what happens around matching (see
+``presets``):
 
 1. ground truth and results restricted to ``img_ids`` (all ground-truth images by default);
 2. ignore-region filter (``ignore_regions``, exact or on the VisDrone toolkit's raster), then the
    per-image cap over all classes;
 3. ``COCOeval`` with the preset's IoU thresholds, ``maxDets`` and area ranges;
 4. accumulate: pycocotools' own (``coco101``) or VOC all-point (``visdrone_protocol``; recall
-   over non-ignored ground truth or, ``recall_counts_ignored``, over all of it as the toolkit);
+   over non-ignored ground truth or, ``recall_counts_ignored``, over all of it as the toolkit).
+   VOC all-point needs every image's match arrays (``COCOeval.evalImgs``), which faster-coco-eval
+   keeps inside C++ (its ``ImageEvaluation`` has no Python fields), so such presets (``visdrone``)
+   always match with pycocotools; ``report["scorer"]`` names the scorer that ran;
 5. summaries read from the accumulated arrays exactly as ``COCOeval.summarize`` does, or, with
    ``class_weighting="images"``, as the official VisDrone toolkit's image-weighted class mean.
 
@@ -34,7 +41,9 @@ from .ignore_regions import drop_ignored
 from .presets import EvalPreset, get_preset
 from .visdrone_protocol import accumulate_voc, image_ranks, images_per_class, top_k_per_image
 
-__all__ = ["evaluate_coco_results", "load_ground_truth"]
+__all__ = ["SCORERS", "evaluate_coco_results", "load_ground_truth"]
+
+SCORERS = ("faster", "pycocotools")
 
 
 def load_ground_truth(gt_json: str | os.PathLike | dict) -> dict:
@@ -101,20 +110,42 @@ def _restrict(dataset: dict, results: list[dict], img_ids: Iterable) -> tuple[di
     return dataset, [r for r in results if r["image_id"] in keep]
 
 
-def _to_coco(dataset: dict) -> COCO:
-    coco = COCO()
+def _to_coco(dataset: dict, coco_class=COCO):
+    coco = coco_class()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
 
 
-def _load_results(coco_gt: COCO, results: list[dict]) -> COCO:
+def _load_results(coco_gt, results: list[dict]):
     if results:
         with contextlib.redirect_stdout(io.StringIO()):
             return coco_gt.loadRes(results)
     # pycocotools' loadRes cannot take an empty list; no detections simply score 0 AP.
-    return _to_coco({"images": coco_gt.dataset["images"], "categories": [], "annotations": []})
+    empty = {"images": coco_gt.dataset["images"], "categories": [], "annotations": []}
+    return _to_coco(empty, type(coco_gt))
+
+
+def _scorer_classes(scorer: str):
+    """(COCO, COCOeval) classes of a scorer; faster-coco-eval is imported only when used."""
+    if scorer not in SCORERS:
+        raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}")
+    if scorer == "pycocotools":
+        return COCO, COCOeval
+    try:
+        from faster_coco_eval import COCO as FasterCOCO
+        from faster_coco_eval import COCOeval_faster
+    except ImportError as e:
+        raise ImportError(
+            "scorer='faster' needs faster-coco-eval (pip install faster-coco-eval==1.8.0); "
+            "scorer='pycocotools' scores without it"
+        ) from e
+
+    def make_eval(coco_gt, coco_dt, iou_type):
+        return COCOeval_faster(coco_gt, coco_dt, iou_type, print_function=lambda *a, **k: None)
+
+    return FasterCOCO, make_eval
 
 
 def _py(value):
@@ -212,6 +243,8 @@ def evaluate_coco_results(
     preset: str | EvalPreset = "coco",
     max_dets: int | Sequence[int] | None = None,
     img_ids: Iterable | None = None,
+    scorer: str = "faster",
+    keep_arrays: bool = False,
 ) -> dict:
     """Score COCO-format box detections against COCO ground truth under a protocol preset.
 
@@ -222,9 +255,14 @@ def evaluate_coco_results(
         preset: a preset name (``coco``, ``aitod``, ``visdrone``, ``uavdt``) or ``EvalPreset``.
         max_dets: override the detection budget (see ``EvalPreset.with_max_dets``).
         img_ids: score only these images (default: every ground-truth image).
+        scorer: ``faster`` (faster-coco-eval) or ``pycocotools`` (the reference); presets with
+            ``voc_all_point`` interpolation always match with pycocotools (see the module doc).
+        keep_arrays: also return the accumulated arrays under ``"arrays"`` (``precision``
+            (T, R, K, A, M), ``recall`` (T, K, A, M), ``cat_ids``; what the plots draw).
 
     Returns:
-        ``{"preset": name, "metrics": {"AP", "AP50", "AP75", "AP<bin>", "AR@<m>", ...},
+        ``{"preset": name, "scorer": the scorer that ran,
+        "metrics": {"AP", "AP50", "AP75", "AP<bin>", "AR@<m>", ...},
         "per_class": [{"id", "name", "num_gt", "num_images", ["weight",] "AP", "AP50", "AP75"},
         ...], "num_images", "num_detections"}``, metrics in percent, NaN where undefined.
         ``num_gt`` counts non-ignored boxes, ``num_images`` the scored images holding a box of
@@ -243,9 +281,12 @@ def evaluate_coco_results(
     if preset.per_image_max_dets is not None:
         results = top_k_per_image(results, preset.per_image_max_dets)
 
-    coco_gt = _to_coco(dataset)
+    if preset.interpolation != "coco101":
+        scorer = "pycocotools"
+    coco_class, eval_class = _scorer_classes(scorer)
+    coco_gt = _to_coco(dataset, coco_class)
     coco_dt = _load_results(coco_gt, results)
-    coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
+    coco_eval = eval_class(coco_gt, coco_dt, "bbox")
     params = coco_eval.params
     params.iouThrs = np.asarray(preset.iou_thresholds, dtype=np.float64)
     params.maxDets = list(preset.max_dets)
@@ -265,10 +306,14 @@ def evaluate_coco_results(
     if preset.class_weighting == "images":
         weights = num_images.astype(np.float64)
         _count_ignored_only_classes_as_zero(precision, recall, num_images)
-    return {
+    report = {
         "preset": preset.name,
+        "scorer": scorer,
         "metrics": _summaries(precision, recall, preset, weights),
         "per_class": _per_class(precision, dataset, cat_ids, preset, num_images, weights),
         "num_images": len(coco_eval._paramsEval.imgIds),
         "num_detections": len(results),
     }
+    if keep_arrays:
+        report["arrays"] = {"precision": precision, "recall": recall, "cat_ids": cat_ids}
+    return report

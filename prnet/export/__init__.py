@@ -22,7 +22,7 @@ from .graph import (
     select_detections,
 )
 from .calibration import calibration_batches
-from .metadata import EXPORT_FORMATS, FORMAT_SUFFIX, read_metadata
+from .metadata import EXPORT_FORMATS, FORMAT_SUFFIX, read_embedded_metadata, read_metadata
 from .openvino import (
     OPENVINO_PRECISIONS,
     OpenVINOBackend,
@@ -67,6 +67,7 @@ __all__ = [
     "nms_in_graph",
     "openvino_unavailable_reason",
     "outputs_to_instances",
+    "read_embedded_metadata",
     "read_metadata",
     "require_tensorrt",
     "select_detections",

@@ -7,15 +7,22 @@ generation and NMS are shape arithmetic, so the result runs at other sizes (and 
 """
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
 import torch
 
 from .graph import DeployableDetector
-from .metadata import write_metadata
+from .metadata import EMBEDDED_KEY, embed_onnx_metadata, write_metadata
 
-__all__ = ["export_onnx", "export_torchscript", "make_sample_images", "trace_module"]
+__all__ = [
+    "export_onnx",
+    "export_torchscript",
+    "make_sample_images",
+    "name_output_dims",
+    "trace_module",
+]
 
 
 def make_sample_images(
@@ -49,12 +56,12 @@ def export_torchscript(
     Detectron2's ``dump_torchscript_IR`` files into ``<path>_ir/``."""
     traced = trace_module(wrapper, images)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    traced.save(path)
+    meta = write_metadata(path, wrapper, "torchscript", traced_size=list(images.shape))
+    traced.save(path, _extra_files={EMBEDDED_KEY + ".json": json.dumps(meta)})
     if dump_ir:
         from detectron2.export import dump_torchscript_IR
 
         dump_torchscript_IR(traced, os.path.splitext(path)[0] + "_ir")
-    write_metadata(path, wrapper, "torchscript", traced_size=list(images.shape))
     return path
 
 
@@ -93,6 +100,31 @@ def export_onnx(
         )
     import onnx
 
+    meta = write_metadata(path, wrapper, "onnx", traced_size=list(images.shape), opset=opset)
+    model = onnx.load(path)
+    if dynamic:
+        name_output_dims(model, wrapper)
+    embed_onnx_metadata(model, meta)
+    onnx.save(model, path)
     onnx.checker.check_model(path)
-    write_metadata(path, wrapper, "onnx", traced_size=list(images.shape), opset=opset)
     return path
+
+
+def name_output_dims(model, wrapper: DeployableDetector) -> None:
+    """Give the ONNX outputs readable shapes where the exporter leaves generated names
+    (``ScatterNDboxes_dim_1``): ``batch``, ``anchors`` (raw graphs, depends on the input size),
+    and the fixed ``max_det``, 4 and class count."""
+    k, d = int(wrapper.model.num_classes), wrapper.max_det
+    shapes = {
+        "boxes": ("batch", d, 4) if wrapper.with_nms else ("batch", "anchors", 4),
+        "scores": ("batch", d) if wrapper.with_nms else ("batch", "anchors", k),
+        "classes": ("batch", d),
+        "num_detections": ("batch",),
+    }
+    for output in model.graph.output:
+        dims = output.type.tensor_type.shape.dim
+        for dim, value in zip(dims, shapes[output.name]):
+            if isinstance(value, str):
+                dim.dim_param = value
+            else:
+                dim.dim_value = value

@@ -22,12 +22,15 @@ Flattened outputs (the order of :data:`RAW_OUTPUTS` / :data:`NMS_OUTPUTS`):
 """
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn.functional as F
 import torchvision
 from detectron2.structures import Boxes, Instances
 from torch import nn
 
+from prnet.checkpoint.metadata import INPUT_CONVENTION, model_metadata
 from prnet.modeling.meta_arch.prnet import (  # select_detections: re-exported for runtimes
     PRNetDetector,
     select_detections,
@@ -91,7 +94,11 @@ class DeployableDetector(nn.Module):
         return NMS_OUTPUTS if self.with_nms else RAW_OUTPUTS
 
     def metadata(self, fmt: str = "eager") -> dict:
-        """What a runtime needs to know about this graph (also written next to exported files)."""
+        """What a runtime needs to know about this graph (also written next to exported files and
+        into them): outputs, thresholds, and what the model says about itself (class names, test
+        image size, config; ``None`` when the model was built without them)."""
+        own = model_metadata(self.model)
+        config = own.get("config_file")
         return {
             "format": fmt,
             "with_nms": self.with_nms,
@@ -103,6 +110,12 @@ class DeployableDetector(nn.Module):
             "nms_thresh": self.nms_thresh,
             "topk_candidates": self.topk,
             "max_det": self.max_det,
+            "class_names": own.get("class_names"),
+            "image_size": own.get("image_size"),
+            **INPUT_CONVENTION,
+            "config": None if config is None else os.path.basename(config),
+            "overrides": list(own.get("overrides", [])),
+            "prnet_version": own.get("prnet_version") or _version(),
         }
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -122,6 +135,12 @@ class DeployableDetector(nn.Module):
         return nms_in_graph(
             boxes, scores, h, w, self.score_thresh, self.nms_thresh, self.topk, self.max_det
         )
+
+
+def _version() -> str:
+    import prnet
+
+    return prnet.__version__
 
 
 def nms_in_graph(

@@ -20,7 +20,7 @@ import torch
 
 from .backend import Backend
 from .calibration import calibration_batches
-from .metadata import metadata_path, read_metadata
+from .metadata import EMBEDDED_KEY, metadata_path, read_metadata
 
 __all__ = [
     "OPENVINO_PRECISIONS",
@@ -90,12 +90,13 @@ def convert_onnx_to_openvino(
         # PERFORMANCE: symmetric activations, the faster kernels (MIXED ran ~1.4x slower here)
         model = nncf.quantize(model, dataset, subset_size=calib_images,
                               preset=nncf.QuantizationPreset.PERFORMANCE)  # fmt: skip
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    ov.save_model(model, output, compress_to_fp16=precision == "fp16")
     meta = read_metadata(onnx_path)
     meta.update(format="openvino", precision=precision, source_onnx=os.path.basename(onnx_path))
     if precision == "int8":
         meta.update(calib_dataset=calib_dataset, calib_images=calib_images)
+    model.set_rt_info(json.dumps(meta), [EMBEDDED_KEY])  # the IR describes itself, as ONNX does
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    ov.save_model(model, output, compress_to_fp16=precision == "fp16")
     with open(metadata_path(output), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=2)
     return output

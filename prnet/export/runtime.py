@@ -103,15 +103,19 @@ class OnnxRuntimeBackend(Backend):
 
 
 def load_exported(path: str | os.PathLike, device: str | torch.device | None = None, **kwargs) -> Backend:
-    """Open an exported file by its sidecar's ``format``: TorchScript, ONNX (ONNX Runtime),
-    OpenVINO IR, TensorRT engine. ``device`` defaults to CUDA for TensorRT and CPU otherwise;
-    ``kwargs`` go to the backend (e.g. ``hint``/``threads`` for OpenVINO)."""
+    """Open an exported file by its metadata's ``format``: TorchScript, ONNX (ONNX Runtime),
+    OpenVINO IR, TensorRT engine. The metadata is the JSON sidecar, else the copy inside ONNX and
+    TorchScript files. ``device`` defaults to CUDA for TensorRT and CPU otherwise; ``kwargs`` go
+    to the backend (e.g. ``hint``/``threads`` for OpenVINO)."""
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"exported file {path} does not exist")
     try:
         meta = read_metadata(path)
     except FileNotFoundError as e:
         raise FileNotFoundError(
-            f"{path}: the JSON sidecar {path}.json written by prnet.export is missing"
+            f"{path}: the JSON sidecar {path}.json written by prnet.export is missing (ONNX and "
+            "TorchScript files exported by prnet also carry it inside)"
         ) from e
     fmt = meta.get("format")
     if fmt == "torchscript":

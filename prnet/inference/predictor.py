@@ -20,7 +20,12 @@ from prnet.data import augment as A
 from prnet.export.graph import outputs_to_instances
 from prnet.export.runtime import Backend, EagerBackend
 
-__all__ = ["Predictor", "batch_images"]
+__all__ = ["DEFAULT_IMAGE_SIZE", "MODEL_SIZE", "Predictor", "batch_images"]
+
+#: ``image_size`` that means "the size the model was tested at" (its metadata), else
+#: :data:`DEFAULT_IMAGE_SIZE`.
+MODEL_SIZE = "model"
+DEFAULT_IMAGE_SIZE = 640
 
 
 def batch_images(images: Sequence[torch.Tensor], pad_value: Sequence[float]) -> torch.Tensor:
@@ -40,7 +45,8 @@ class Predictor:
 
     Args:
         backend: a :class:`prnet.export.Backend` (see :func:`prnet.export.load_exported`).
-        image_size: long side the images are resized to (``None``: keep the size).
+        image_size: long side the images are resized to (``None``: keep the size; ``"model"``:
+            the test size in the model's metadata, else 640).
         batch_size: images per backend call.
         score_thresh, nms_thresh, topk, max_det: detection rules for raw (no-NMS) graphs;
             default to the values recorded at export. NMS graphs applied theirs in the graph.
@@ -49,7 +55,7 @@ class Predictor:
     def __init__(
         self,
         backend: Backend,
-        image_size: int | None = 640,
+        image_size: int | str | None = MODEL_SIZE,
         batch_size: int = 8,
         *,
         score_thresh: float | None = None,
@@ -58,9 +64,11 @@ class Predictor:
         max_det: int | None = None,
     ):
         self.backend = backend
+        meta = backend.meta
+        if image_size == MODEL_SIZE:
+            image_size = int(meta.get("image_size") or DEFAULT_IMAGE_SIZE)
         self.image_size = image_size
         self.batch_size = int(batch_size)
-        meta = backend.meta
         self.rules = dict(
             score_thresh=float(meta["score_thresh"] if score_thresh is None else score_thresh),
             nms_thresh=float(meta["nms_thresh"] if nms_thresh is None else nms_thresh),
@@ -70,7 +78,9 @@ class Predictor:
         self.pad_value = tuple(meta.get("pixel_mean", (0.0, 0.0, 0.0)))
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, image_size: int | None = 640, **kwargs) -> "Predictor":
+    def from_model(
+        cls, model: torch.nn.Module, image_size: int | str | None = MODEL_SIZE, **kwargs
+    ) -> "Predictor":
         """Eager PyTorch predictor of a ``PRNetDetector``; ``with_nms`` goes to the backend."""
         with_nms = kwargs.pop("with_nms", False)
         return cls(EagerBackend(model, with_nms), image_size, **kwargs)
@@ -78,6 +88,12 @@ class Predictor:
     @property
     def num_classes(self) -> int:
         return int(self.backend.meta["num_classes"])
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Class names from the model's metadata (``None`` when it has none)."""
+        names = self.backend.meta.get("class_names")
+        return list(names) if names else None
 
     def resize(self, image: np.ndarray) -> torch.Tensor:
         """RGB ``(H, W, 3)`` uint8 -> ``(3, h, w)`` tensor, long side ``image_size``."""

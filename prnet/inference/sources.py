@@ -210,10 +210,12 @@ def draw_instances(
     10000 px square frame, 1.1 GB at 3072 px. ``None`` or ``<= 0``: full size.
     """
     metadata = MetadataCatalog.get("__prnet_predict__")
-    if class_names is not None and list(metadata.get("thing_classes", [])) != list(class_names):
+    # a call without names must not draw the names of an earlier call
+    if list(metadata.get("thing_classes", [])) != list(class_names or []):
         MetadataCatalog.remove("__prnet_predict__")
         metadata = MetadataCatalog.get("__prnet_predict__")
-        metadata.thing_classes = list(class_names)
+        if class_names:
+            metadata.thing_classes = list(class_names)
     shown = instances[instances.scores > score_thresh].to("cpu")
     h, w = image.shape[:2]
     if max_size and max_size > 0 and max(h, w) > max_size:

@@ -66,6 +66,12 @@ def test_convert_tool_maps_every_tensor(yolo11n_file, tmp_path, capsys):
     assert saved["meta"]["class_names"][:2] == ["class0", "class1"] and meta["source"]["kind"] == "yolo11"
     torch.testing.assert_close(saved["model"], expected, rtol=0, atol=0)
     assert saved["meta"]["conversion"]["left_at_init"] == []
+    # what prediction reads: the file's class names, the model config, its test size (synthetic: 320)
+    own = saved["prnet_meta"]
+    assert own["class_names"] == [f"class{i}" for i in range(80)] and own["num_classes"] == 80
+    assert own["image_size"] == 320 and own["model_config"]["_target_"].startswith("prnet.")
+    rebuilt = build_model(None, str(out))
+    torch.testing.assert_close(rebuilt.state_dict(), saved["model"], rtol=0, atol=0)
 
 
 def test_other_class_count_keeps_the_class_outputs_at_init(yolo11n_file, tmp_path, capsys):

@@ -244,8 +244,9 @@ def test_train_tool_checks_data_before_training(tmp_path):
     name = "data_check_bad_category"
     dicts = [_record(path, [([1, 1, 5, 5], 0)]), _record(path, [([1, 1, 5, 5], 9)])]
     DatasetCatalog.register(name, lambda: dicts)
-    # 10 classes in the dataset (Detectron2 asserts ids < 10), 7 in the model: ours catches it
-    MetadataCatalog.get(name).thing_classes = [str(i) for i in range(10)]
+    # no thing_classes in the metadata (with them, model.num_classes=7 would be refused earlier by
+    # prnet.config.resolve_num_classes, tests/data/test_custom_data.py): the data check catches it
+    MetadataCatalog.get(name).set(evaluator_type="prnet")
     try:
         cfg = LazyConfig.load(f"{repo_root()}/configs/PRNet/prnet_n.py")
         overrides = [*TINY_OVERRIDES, f"dataloader.train.dataset.names={name}",

@@ -75,7 +75,10 @@ def random_problem(seed=0):
     return make_gt(anns, {i: None for i in range(1, 7)}, cats), dets
 
 
-def test_coco_preset_reproduces_pycocotools_exactly(tmp_path):
+@pytest.mark.parametrize("scorer,tol", [("pycocotools", 0.0), ("faster", 1e-9)])
+def test_coco_preset_reproduces_pycocotools_exactly(tmp_path, scorer, tol):
+    """Bit for bit with the reference scorer; faster-coco-eval's C++ accumulation differs in the
+    last bits of some precision entries (measured: 2e-15 in APm here)."""
     gt, dets = random_problem()
     gt_file, res_file = tmp_path / "gt.json", tmp_path / "res.json"
     gt_file.write_text(json.dumps(gt))
@@ -88,14 +91,15 @@ def test_coco_preset_reproduces_pycocotools_exactly(tmp_path):
         ref.accumulate()
         ref.summarize()
 
-    report = evaluate_coco_results(str(gt_file), json.loads(res_file.read_text()), "coco")
+    results = json.loads(res_file.read_text())
+    report = evaluate_coco_results(str(gt_file), results, "coco", scorer=scorer)
     keys = ["AP", "AP50", "AP75", "APs", "APm", "APl"]
     keys += ["AR@1", "AR@10", "AR@100", "ARs", "ARm", "ARl"]
     m = report["metrics"]
     assert list(m) == keys
     for key, stat in zip(keys, ref.stats):
         expected = stat * 100 if stat >= 0 else float("nan")
-        assert m[key] == expected or (math.isnan(m[key]) and math.isnan(expected)), key
+        assert abs(m[key] - expected) <= tol or (math.isnan(m[key]) and math.isnan(expected)), key
     assert 0 < m["AP"] < 100  # a real, non-trivial number
     precision = ref.eval["precision"]
     for k, row in enumerate(report["per_class"]):

@@ -38,10 +38,15 @@ def ir(request, prnet_model, calib_dataset, tmp_path_factory):
     return path, precision
 
 
-def test_ir_files_and_sidecar(ir):
+def test_ir_files_and_sidecar(ir, tmp_path):
     path, precision = ir
     meta = read_metadata(path)
     assert meta["format"] == "openvino" and meta["precision"] == precision
+    # the IR carries the same metadata in its rt_info: a copy without the sidecar still opens
+    lone = tmp_path / "lone.xml"
+    lone.write_bytes(open(path, "rb").read())
+    (tmp_path / "lone.bin").write_bytes(open(path[:-4] + ".bin", "rb").read())
+    assert read_metadata(lone) == meta and load_exported(lone).with_nms
     assert path.endswith(".xml") and open(path[:-4] + ".bin", "rb").read(4)
     if precision == "int8":
         assert meta["calib_dataset"] == "openvino_calib_val" and meta["calib_images"] == 2

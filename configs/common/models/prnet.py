@@ -6,6 +6,7 @@ One-line overrides:
     model.backbone.bottom_up.model_name = "resnet50"      # any timm model with features_only
     model.backbone.bottom_up.stem = "conv"                # prnet_csp_* only: YOLO11 conv stem
     model.backbone.downsample = "essamp"                  # ESSamp inside the neck too
+    model.num_classes = 10                                # null (default): the training dataset's
 """
 from detectron2.config import LazyCall as L
 
@@ -21,6 +22,6 @@ model = L(PRNetDetector)(
         num_prn_layers=1,
         downsample="conv",
     ),
-    num_classes=10,
+    num_classes=None,  # the training dataset's len(thing_classes) (prnet.config.num_classes)
     max_detections_per_image=500,
 )

@@ -39,7 +39,7 @@ model = L(build_retinanet)(
     anchor_matcher=L(Matcher)(
         thresholds=[0.4, 0.5], labels=[0, -1, 1], allow_low_quality_matches=True
     ),
-    num_classes=10,
+    num_classes=None,  # the training dataset's len(thing_classes) (prnet.config.num_classes)
     focal_loss_alpha=0.25,
     focal_loss_gamma=2.0,
     test_score_thresh=0.01,
