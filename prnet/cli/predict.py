@@ -69,6 +69,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-det", type=int, help="detections per image")
     p.add_argument("--vis-thresh", type=float, default=0.25, help="draw boxes above this score")
     p.add_argument("--no-vis", action="store_true", help="do not write pictures")
+    p.add_argument("--vis-style", choices=("labels", "thin"), default="labels",
+                   help="labels: Detectron2's name+score boxes; thin: 1-px boxes in class colours "
+                        "with thin names (nothing covers a 10-px object)")  # fmt: skip
     p.add_argument("--vis-max-size", type=int, default=3072,
                    help="draw pictures at most this long side, boxes scaled (0: full size)")  # fmt: skip
     p.add_argument("--video-stride", type=_positive, default=1, help="predict every n-th frame")
@@ -178,7 +181,7 @@ def main(argv=None) -> dict:
 
     def draw(frame, instances):
         rgb = draw_instances(
-            frame.image, instances, class_names, args.vis_thresh, args.vis_max_size
+            frame.image, instances, class_names, args.vis_thresh, args.vis_max_size, args.vis_style
         )
         drawn = rgb[:, :, ::-1]  # BGR for OpenCV
         name = os.path.join(vis_dir, ids[frame.source])

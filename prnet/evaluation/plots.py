@@ -26,7 +26,9 @@ from .presets import EvalPreset, get_preset
 
 __all__ = [
     "PLOT_FILES",
+    "class_colours",
     "confusion_matrix",
+    "draw_boxes",
     "draw_gt_vs_pred",
     "plot_confusion_matrix",
     "plot_pr_curves",
@@ -54,7 +56,7 @@ def _pyplot():
     return plt
 
 
-def _class_colours(num_classes: int) -> np.ndarray:
+def class_colours(num_classes: int) -> np.ndarray:
     """(K, 3) uint8 RGB, distinct for up to 20 classes (matplotlib's tab20), cycling beyond."""
     import matplotlib
 
@@ -221,7 +223,9 @@ def plot_confusion_matrix(
     return path
 
 
-def _draw_boxes(image: np.ndarray, boxes, classes, colours, names, labels: bool, scale: float):
+def draw_boxes(image: np.ndarray, boxes, classes, colours, names, labels: bool, scale: float):
+    """``boxes`` (XYWH, times ``scale``) as 1-px rectangles in their class colour, with the class
+    name in thin text above each when ``labels``: a 10-px object stays visible."""
     import cv2
 
     out = np.ascontiguousarray(image)
@@ -263,7 +267,7 @@ def draw_gt_vs_pred(
 
     plt = _pyplot()
     index = {c: k for k, c in enumerate(cat_ids)}
-    colours = _class_colours(len(cat_ids))
+    colours = class_colours(len(cat_ids))
     boxes = defaultdict(lambda: ([], [], []))
     for ann in gt["annotations"]:
         if ann["category_id"] in index:
@@ -282,7 +286,7 @@ def draw_gt_vs_pred(
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         gt_boxes, det_boxes, _ = boxes[info["image_id"]]
         panels = [
-            _draw_boxes(image.copy(), [b for b, _ in items], [k for _, k in items], colours,
+            draw_boxes(image.copy(), [b for b, _ in items], [k for _, k in items], colours,
                         class_names, labels, scale)  # fmt: skip
             for items in (gt_boxes, det_boxes)
         ]

@@ -291,3 +291,25 @@ def test_undefined_metrics_print_as_null():
     text = report_to_json({"bbox": {"AP": float("nan"), "APvt": np.float32("nan"), "AP50": 1.5}})
     assert json.loads(text) == {"bbox": {"AP": None, "APvt": None, "AP50": 1.5}}
     assert "NaN" not in text
+
+
+def test_thin_style_leaves_a_tiny_object_visible():
+    """``style="thin"``: a 1-px outline around a 10-px object, its inside untouched (Detectron2's
+    label box would cover it), the scaled box drawn where the cap puts it."""
+    image = np.full((120, 160, 3), 50, dtype=np.uint8)
+    det = Instances((120, 160))
+    det.pred_boxes = Boxes(torch.tensor([[40.0, 50.0, 50.0, 60.0]]))
+    det.scores = torch.tensor([0.9])
+    det.pred_classes = torch.tensor([1])
+    drawn = draw_instances(image, det, ["car", "truck"], style="thin")
+    assert drawn.shape == image.shape
+    assert (drawn[51:60, 41:50] == 50).all()  # the object itself
+    assert (drawn[50, 40:51] != 50).any(1).all() and (drawn[50:61, 40] != 50).any(1).all()
+    colours = {tuple(c) for c in drawn[50, 40:51]}
+    assert len(colours) == 1  # one class colour
+    labelled = draw_instances(image, det, ["car", "truck"])
+    assert (labelled[51:60, 41:50] != 50).any()  # the Visualizer's label box covers it
+    half = draw_instances(image, det, ["car", "truck"], max_size=80, style="thin")
+    assert half.shape == (60, 80, 3) and (half[25, 20:26] != 50).any(1).all()
+    with pytest.raises(ValueError, match="style"):
+        draw_instances(image, det, style="bold")
