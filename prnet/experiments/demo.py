@@ -107,7 +107,9 @@ def main(argv=None):
     t_data = time.perf_counter()
 
     # 2. train (the final evaluation runs at the end of training: EMA and raw weights)
-    train_args = argparse.Namespace(resume=False)
+    # the config file and overrides go into the checkpoint's prnet_meta: `prnet val --weights` finds them
+    opts = [*args.opts, *([f"train.output_dir={args.output_dir}"] if args.output_dir else [])]
+    train_args = argparse.Namespace(resume=False, config_file=args.config_file, opts=opts)
     trainer = do_train(train_args, cfg)
     t_train = time.perf_counter()
 

@@ -103,3 +103,22 @@ def test_export_from_weights_alone_keeps_the_class_names(trained, tmp_path):
     shapes = {o.name: o.shape for o in session.get_outputs()}
     assert shapes == {"boxes": ["batch", 500, 4], "scores": ["batch", 500],
                       "classes": ["batch", 500], "num_detections": ["batch"]}  # fmt: skip
+
+
+def test_val_with_only_weights_scores_with_the_checkpoints_config(trained, tmp_path):
+    """``prnet val --weights ckpt``: the config file and overrides the checkpoint names, the
+    command line's overrides last; a config that is not there is a clear error."""
+    from prnet.cli import val
+
+    argv = ["--weights", trained, "train.device=cpu", f"train.output_dir={tmp_path / 'val'}"]
+    args = val.config_from_checkpoint(val.get_parser().parse_args(argv))
+    assert args.config_file == CONFIG and "train.max_iter=2" in args.opts
+    assert args.opts[-2:] == argv[-2:]
+    val.main(argv)
+    assert os.path.getsize(tmp_path / "val" / "inference" / "metrics.json") > 0
+
+    moved = torch.load(trained, weights_only=True)
+    moved["prnet_meta"]["config_file"] = str(tmp_path / "gone.py")
+    torch.save(moved, tmp_path / "moved.pth")
+    with pytest.raises(SystemExit, match="gone.py, which is not here; pass --config-file"):
+        val.main(["--weights", str(tmp_path / "moved.pth")])

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from prnet.checkpoint import read_checkpoint_metadata
 from prnet.experiments import demo
 from prnet.utils.testing import register_tiny_synthetic
 
@@ -47,6 +48,10 @@ def test_demo_runs(tmp_path, monkeypatch):
     assert (out / "demo_predictions.png").stat().st_size > 1000
     assert (out / "model_final.pth").is_file()
     assert metrics["onnx"]["verified"] and os.path.isfile(metrics["onnx"]["path"])
+    # the checkpoint names the demo's config and overrides: `prnet val --weights` needs nothing else
+    meta = read_checkpoint_metadata(out / "model_final.pth")
+    assert meta["config_file"] == demo.CONFIG and "train.max_iter=2" in meta["overrides"]
+    assert f"train.output_dir={out}" in meta["overrides"]
 
 
 def test_failed_export_keeps_the_results_and_exits_non_zero(tmp_path, monkeypatch):
