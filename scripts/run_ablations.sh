@@ -3,7 +3,8 @@
 # Hours of CPU: run it in the background, e.g.
 #   nohup nice -n 19 bash scripts/run_ablations.sh > output/ablate/run.log 2>&1 &
 # Finished runs (output/ablate/*/<run>/ablation_result.json) are reused, so it can be restarted at
-# any time. Order: the rows issue 10 requires first, then the extra recipe rows.
+# any time. Order: the rows issue 10 requires first, then the extra recipe rows. The overrides
+# ($TAIL) come last and never right after --ultralytics (it takes several names and would eat them).
 set -euxo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -15,8 +16,8 @@ EXTRA="configs/ablations/iou_assigner_s.py configs/ablations/no_grad_clip_s.py"
 T563="Necks, PRN layers, ESSamp and the recipe fixes at the make-demo budget (scale n, 563 iterations, 3 seeds)"
 T225="The four necks at a smaller budget (scale n, 225 iterations, 3 seeds)"
 $PY tools/ablate.py --configs $NECKS $REQUIRED $COMMON --epochs 15 --close-mosaic-epochs 2 \
-  --output-dir output/ablate/synthetic_n_563 --title "$T563" --ultralytics yolo11n $TAIL
+  --ultralytics yolo11n --output-dir output/ablate/synthetic_n_563 --title "$T563" $TAIL
 $PY tools/ablate.py --configs $NECKS $COMMON --epochs 6 --close-mosaic-epochs 1 \
   --output-dir output/ablate/synthetic_n_225 --title "$T225" $TAIL
 $PY tools/ablate.py --configs $NECKS $REQUIRED $EXTRA $COMMON --epochs 15 --close-mosaic-epochs 2 \
-  --output-dir output/ablate/synthetic_n_563 --title "$T563" --ultralytics yolo11n $TAIL
+  --ultralytics yolo11n --output-dir output/ablate/synthetic_n_563 --title "$T563" $TAIL

@@ -104,7 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None):
-    return build_parser().parse_intermixed_args(argv)
+    parser = build_parser()
+    args = parser.parse_intermixed_args(argv)
+    # a list option right before the overrides takes them too: the rows would silently train
+    # without them (and finished rows refuse the changed budget)
+    for option in ("configs", "ultralytics"):
+        taken = [v for v in getattr(args, option) or [] if "=" in v]
+        if taken:
+            parser.error(f"--{option} took the config overrides {taken}: put key=value overrides "
+                         f"after another option, not right after --{option}")  # fmt: skip
+    return args
 
 
 def row_name(config_path: str) -> str:

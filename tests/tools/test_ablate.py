@@ -133,3 +133,17 @@ def test_latency_only_remeasures_from_checkpoints(ablate, monkeypatch):
     final = final["model"]
     name, value = next((k, v) for k, v in final.items() if v.dtype.is_floating_point)
     torch.testing.assert_close(calls[0].state_dict()[name], value)
+
+
+@pytest.mark.parametrize("option, names", [("--ultralytics", ["yolo11n"]), ("--configs", ["a.py"])])
+def test_overrides_taken_by_a_list_option_are_refused(option, names, capsys):
+    """``--ultralytics yolo11n key=value``: the list option would take the overrides, and every
+    row would train without them; the command stops and says where to put them."""
+    argv = ["--configs", "b.py", "--epochs", "1", option, *names, "model.backbone.scale=n"]
+    with pytest.raises(SystemExit) as info:
+        ablation.parse_args(argv)
+    assert info.value.code == 2
+    assert f"{option} took the config overrides ['model.backbone.scale=n']" in capsys.readouterr().err
+    fine = ablation.parse_args([option, *names, "--epochs", "1", "model.backbone.scale=n"] +
+                               (["--configs", "b.py"] if option != "--configs" else []))
+    assert fine.opts == ["model.backbone.scale=n"]
