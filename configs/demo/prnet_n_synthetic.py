@@ -7,10 +7,11 @@ of training): 15 epochs of 600 scenes of 128 px (``prnet.data.synthetic.DEFAULT_
 scenes generated at 128 px, objects keep their 4-32 px; testing is on the standard 320 px
 ``synthetic_aerial_val``), batch 16, AdamW (much faster than SGD from scratch in a few hundred
 steps), scale jitter 0.25 instead of 0.5 (objects of 4 px would shrink to 2 px), a short EMA ramp,
-one evaluation after training, float32. Measured on a free 2-core CPU (`python tools/demo.py`):
-13 epochs, 488 iterations, 500 s: AP50 26.6; 24 epochs, 900 iterations, 797 s: AP 17.5, AP50 32.0,
-APvt 4.2, APt 13.3 (too slow for the 15-minute budget of `make demo`, install included).
-Tried: batch 8 for 825 iterations (AP50 21.6, slower).
+one evaluation after training, float32. Measured with `make demo` from a fresh clone on the
+2-core CPU (2026-12-03; 540-595 s of demo, 11-12.5 min with the install): EMA weights AP 37.4,
+AP50 61.0, APvt 15.9, APt 38.2; raw weights AP 37.7, AP50 61.3 (the same in every run). Numbers
+in this file's history from before the EMA window fix (AP50 26-32) scored an average frozen early
+in the run and are withdrawn.
 """
 from ..common.data.synthetic import dataloader
 from ..common.models.prnet import model
