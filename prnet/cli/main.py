@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from dataclasses import dataclass
 
-__all__ = ["COMMANDS", "Command", "available_commands", "command_parser", "main"]
+__all__ = ["COMMANDS", "Command", "command_parser", "main"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,6 @@ COMMANDS = {
     "convert": Command("prnet.cli.convert", "convert an Ultralytics checkpoint to prnet",
                        "tools/convert_ultralytics.py"),  # fmt: skip
 }
-
-
-def available_commands() -> dict[str, Command]:
-    """:data:`COMMANDS` whose module is installed (a command added in a later version of a
-    module is left out, not listed broken)."""
-    return {n: c for n, c in COMMANDS.items() if importlib.util.find_spec(c.module) is not None}
 
 
 def _top_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
@@ -89,7 +82,7 @@ def main(argv=None) -> int:
     """``prnet COMMAND ARGS``: parse, then run the command's ``main(ARGS)``. Returns the exit
     status (0; errors exit through ``SystemExit`` with their message)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = available_commands()
+    commands = COMMANDS
     parser = _top_parser(commands)
     if not argv:
         parser.print_help()
