@@ -1,8 +1,10 @@
-"""scripts/gpu_check.sh: exits cleanly without a GPU, names missing packages, lists its steps, and
-its step runner records each step's outcome without letting one failure stop the others."""
+"""scripts/gpu_check.sh: exits cleanly without a GPU, names missing packages, installs the offline
+wheels when given, lists its steps, and its step runner records each step's outcome without
+letting one failure stop the others."""
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -60,3 +62,36 @@ def test_steps_are_isolated_and_recorded(monkeypatch, tmp_path):
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
 def test_amp_training_step_on_gpu(tmp_path):
     assert gpu_check.step_amp_training(str(tmp_path), str(tmp_path))["last_loss"] > 0
+
+
+def test_offline_wheels_go_to_a_temporary_folder(tmp_path):
+    """Without network, the wheels of scripts/offline_wheels.sh are installed into a temporary
+    folder put on PYTHONPATH: pip for most, an unzip for Detectron2's cp310-tagged wheel (without
+    its top-level tools/ package, which would shadow the repository's, and its compiled _C)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "timm-1.0.31-py3-none-any.whl").write_bytes(b"")
+    with zipfile.ZipFile(wheels / "sal_detectron2-0.7.2-cp310-none-any.whl", "w") as z:
+        for name in ("detectron2/__init__.py", "detectron2/_C.cpython-310-x86_64-linux-gnu.so",
+                     "tools/train_net.py"):  # fmt: skip
+            z.writestr(name, "")
+    calls = tmp_path / "calls"
+    fake = tmp_path / "python"  # finds detectron2 and timm only once PYTHONPATH is set
+    fake.write_text(f"""#!/bin/sh
+echo "$* | $PYTHONPATH" >> {calls}
+case "$*" in
+  -) cat > /dev/null; [ -n "$PYTHONPATH" ] || echo "detectron2 timm" ;;
+  "-m zipfile"*) exec {sys.executable} "$@" ;;
+  "-m prnet.experiments.gpu_check"*) echo "steps ran" ;;
+esac
+""")
+    fake.chmod(0o755)
+    r = _run(PYTHON=str(fake), CUDA_VISIBLE_DEVICES="0", PRNET_WHEELS=str(wheels), PYTHONPATH="")
+    assert r.returncode == 0 and "steps ran" in r.stdout, r.stdout + r.stderr
+    pip = next(line for line in calls.read_text().splitlines() if line.startswith("-m pip install"))
+    assert "--no-index" in pip and "timm-1.0.31-py3-none-any.whl" in pip and "sal_detectron2" not in pip
+    site = pip.split("--target ")[1].split()[0]
+    assert os.path.isfile(os.path.join(site, "detectron2", "__init__.py"))
+    assert not os.path.exists(os.path.join(site, "tools"))
+    assert os.listdir(os.path.join(site, "detectron2")) == ["__init__.py"]
+    assert calls.read_text().splitlines()[-1].endswith(f"| {site}")
