@@ -267,3 +267,34 @@ def test_warp_targets_applies_the_visibility_rule(shift, kept):
     assert out.classes.tolist() == ([3] if kept else [])
     np.testing.assert_allclose(out.boxes, visible if kept else np.zeros((0, 4)))
     np.testing.assert_allclose(out.ignore, visible)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resize_is_detectron2s_filter_within_one_grey_level(channels):
+    """The fast uint8 resize stands in for Detectron2's ResizeTransform (PIL bilinear,
+    antialiased when shrinking) in training, evaluation and the Predictor: it must not drift."""
+    from detectron2.data import transforms as T
+
+    rng = np.random.default_rng(channels)
+    for _ in range(12):
+        (h, w), (new_h, new_w) = rng.integers(1, 200, 2), rng.integers(1, 200, 2)
+        image = rng.integers(0, 256, (h, w, channels), dtype=np.uint8)
+        ref = T.ResizeTransform(h, w, new_h, new_w).apply_image(image)
+        ref = ref.reshape(new_h, new_w, channels)
+        out = A.resize_bilinear_uint8(image, new_h, new_w)
+        assert out.shape == ref.shape and out.dtype == np.uint8 and out.flags.c_contiguous
+        diff = np.abs(out.astype(int) - ref.astype(int))
+        assert diff.max() <= 1 and (diff == 0).mean() >= 0.7, (h, w, new_h, new_w)
+    smooth = np.broadcast_to(np.arange(256, dtype=np.uint8)[:, None, None], (256, 384, channels))
+    ref = T.ResizeTransform(256, 384, 100, 150).apply_image(np.ascontiguousarray(smooth))
+    out = A.resize_bilinear_uint8(smooth, 100, 150)
+    np.testing.assert_array_equal(out, ref.reshape(100, 150, channels))
+
+
+def test_resize_keeps_every_channel_independent():
+    """A 4th channel (an infrared band, say) is resized like the others, not used as alpha."""
+    image = np.random.default_rng(0).integers(0, 256, (40, 60, 4), dtype=np.uint8)
+    out = A.resize_bilinear_uint8(image, 20, 30)
+    for c in range(4):
+        alone = A.resize_bilinear_uint8(image[:, :, c : c + 1], 20, 30)
+        np.testing.assert_array_equal(out[:, :, c : c + 1], alone)
