@@ -74,18 +74,32 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _train_process(args: argparse.Namespace):
+    """``prnet.engine.train_loop.main`` in one process of a run: a user error (missing data, a full
+    disk...) ends it with its message and exit 1, the same as in a single-process run, instead of
+    a traceback that torch's ``spawn`` would wrap in another one."""
+    from prnet.engine.train_loop import main as train_main
+
+    return exits_on_user_error(train_main)(args)
+
+
 @exits_on_user_error  # a config typo, bad data, a truncated checkpoint: the message, exit 1
 def launch_main(args: argparse.Namespace):
     """Check the config, then run ``prnet.engine.train_loop.main`` in ``--num-gpus`` processes per
     machine (Detectron2's ``launch``)."""
     from detectron2.engine import launch
+    from torch.multiprocessing import ProcessExitedException
 
     from prnet.config import load_config
-    from prnet.engine.train_loop import main as train_main
 
     load_config(args.config_file, args.opts)  # fail before any worker starts
-    return launch(train_main, args.num_gpus, num_machines=args.num_machines,
-                  machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))  # fmt: skip
+    try:
+        return launch(_train_process, args.num_gpus, num_machines=args.num_machines,
+                      machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args,))  # fmt: skip
+    except ProcessExitedException as e:  # its own message is above; the others were stopped
+        how = f"signal {e.signal_name}" if e.signal_name else f"exit code {e.exit_code}"
+        sys.exit(f"error: training process {e.error_index} of {args.num_gpus} on this machine "
+                 f"stopped ({how}); the other processes were ended")  # fmt: skip
 
 
 def main(argv=None):

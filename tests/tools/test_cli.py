@@ -81,6 +81,22 @@ def test_user_errors_end_with_the_message(tmp_path):
     assert re.match(r"error: invalid config.*nope.py' does not exist", exit_.value.code, re.S)
 
 
+def test_a_user_error_in_a_training_process_ends_with_its_message(tmp_path):
+    """--num-gpus 2 on CPU: missing data stops each process with the message a single-process run
+    gives, and the launcher says which process stopped: no traceback wrapped by torch's spawn."""
+    env = dict(os.environ, PYTHONPATH=repo_root(), DETECTRON2_DATASETS=str(tmp_path))
+    proc = subprocess.run(
+        [sys.executable, "tools/lazyconfig_train_net.py", "--num-gpus", "2", "--config-file",
+         os.path.join(repo_root(), "configs", "VisDrone", "prnet_s_640.py"), "train.device=cpu"],
+        cwd=repo_root(), env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "ProcessRaisedException" not in proc.stderr
+    assert re.search(r"error: dataset 'visdrone2019_train': .*visdrone2019_train.json not found",
+                     proc.stderr)  # fmt: skip
+    assert "error: training process" in proc.stderr.splitlines()[-1]
+
+
 def test_predict_dispatch_end_to_end(tmp_path):
     image = tmp_path / "frame.jpg"
     cv2.imwrite(str(image), np.random.default_rng(0).integers(0, 255, (72, 96, 3), np.uint8))
