@@ -220,6 +220,8 @@ def resize_bilinear_uint8(image: np.ndarray, height: int, width: int) -> np.ndar
     go through ``ResizeTransform`` itself."""
     if image.dtype != np.uint8 or image.ndim != 3:
         return T.ResizeTransform(*image.shape[:2], height, width).apply_image(image)
+    if not image.flags.writeable:  # e.g. np.asarray(PIL image): torch warns, though it only reads
+        image = image.copy()
     channels_last = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
     out = F.interpolate(channels_last, size=(height, width), mode="bilinear", antialias=True,
                         align_corners=False)  # fmt: skip

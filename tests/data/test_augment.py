@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -298,3 +300,11 @@ def test_resize_keeps_every_channel_independent():
     for c in range(4):
         alone = A.resize_bilinear_uint8(image[:, :, c : c + 1], 20, 30)
         np.testing.assert_array_equal(out[:, :, c : c + 1], alone)
+
+
+def test_resize_reads_a_read_only_image_without_warning():
+    image = np.zeros((40, 60, 3), np.uint8)
+    image.flags.writeable = False  # as np.asarray of a PIL image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert A.resize_bilinear_uint8(image, 20, 30).shape == (20, 30, 3)
