@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Wheels for a GPU machine that has PyTorch but no network (an air-gapped server, a lent cloud
-# box): everything prnet and Detectron2 import that such an image usually lacks, for its Python
-# (default 3.12, x86-64 Linux), into one folder (default .wheels, ignored by git, ~15 MB). Run it
-# here, copy the repository with the folder, and there:
-#   bash scripts/gpu_check.sh            # installs .wheels into a temporary folder when needed
-#   bash scripts/offline_wheels.sh [DIR] [PYTHON_VERSION]
-# Not included (too large to carry; the image must have them): torch, torchvision, numpy,
-# opencv, matplotlib, tensorboard, onnx, onnxruntime and TensorRT (its step then says skipped).
+# box): what prnet and Detectron2 import and such an image usually lacks, for its Python (default
+# 3.12, x86-64 Linux), into one folder (default .wheels, ignored by git, ~14 MB):
+#   bash scripts/offline_wheels.sh [DIR] [PYTHON_VERSION]      # here, with network
+# then copy the repository with that folder to the GPU machine and run there
+#   bash scripts/gpu_check.sh      # installs the wheels into a temporary folder when needed
+# Left out (large; the machine's image must have them): torch, torchvision, numpy, opencv,
+# matplotlib, tensorboard, onnx, onnxruntime, and TensorRT (without it, that step says skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-.wheels}
