@@ -28,6 +28,8 @@ __all__ = [
     "count_by_part",
     "count_parameters",
     "count_flops",
+    "matmul_gflops",
+    "summarize_times",
     "time_function",
 ]
 
@@ -113,9 +115,9 @@ def time_function(
     iters: int = 20,
     sync: Callable[[], None] | None = None,
     cuda_events: bool = False,
-) -> dict[str, float]:
+) -> dict:
     """Latency of ``fn()`` in milliseconds after ``warmup`` calls: median, p10, p90, mean, min,
-    max and the spread (p90 / median).
+    max, the spread (p90 / median) and the samples (:func:`summarize_times`).
 
     Wall clock, with ``sync`` (e.g. ``torch.cuda.synchronize``) after each call so GPU work is
     included; or, with ``cuda_events``, the GPU time between CUDA events recorded around each call
@@ -139,7 +141,14 @@ def time_function(
         fn()
         sync()
         times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
+    return summarize_times(times, warmup)
+
+
+def summarize_times(times_ms: list[float], warmup: int = 0) -> dict:
+    """Median, p10, p90, mean, min, max and spread (p90 / median) of latencies in milliseconds,
+    with the samples themselves (``samples_ms``, in the order measured) so that runs can be
+    pooled (``tools/benchmark.py --rounds``)."""
+    times = sorted(times_ms)
     median = statistics.median(times)
     p90 = _percentile(times, 0.9)
     return {
@@ -151,9 +160,29 @@ def time_function(
         "max_ms": times[-1],
         # spread: p90 over median; a quiet machine stays near 1, > 1.5 means the numbers are noisy
         "spread": p90 / median if median > 0 else float("nan"),
-        "iters": iters,
+        "iters": len(times),
         "warmup": warmup,
+        "samples_ms": list(times_ms),
     }
+
+
+@torch.no_grad()
+def matmul_gflops(device: str | torch.device = "cpu", size: int = 4096, repeats: int = 5) -> float:
+    """The float32 matrix-multiply rate this machine reaches (GFLOP/s, best of ``repeats``
+    ``size``-square products, torch's current thread count): what well-tuned convolutions can
+    approach, so model GFLOPs over it is a floor for a float32 runtime's latency."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    a @ b
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
 
 
 def _percentile(sorted_times: list[float], q: float) -> float:

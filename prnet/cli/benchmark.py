@@ -22,7 +22,18 @@ For each runtime and batch size, after ``--warmup`` runs, the median, p10/p90 an
 ``pipeline`` (batch 1): one ``--source-size`` JPEG read from disk and decoded, pre-processed, run
 and post-processed, as ``prnet.inference.Predictor`` does for a video frame or a file;
 ``pipeline_over_model`` compares it to the model step. ``throughput_ips`` is images per second
-of the model step. The eager runtime runs the same
+of the model step.
+
+A shared machine drifts by tens of percent within minutes, more than the differences between
+runtimes. So every runtime is timed ``--rounds`` times, interleaved (all runtimes once, then all
+again): a drift reaches every runtime alike. Timing statistics pool the samples of all rounds
+(``samples_ms`` keeps them); ``ratio_to_eager`` and ``pipeline_over_model`` are the medians of the
+per-round ratios, which are listed beside them (``*_by_round``).
+
+``compute``: the conv GFLOPs of the batch-1 model step, the float32 matrix-multiply rate of this
+machine (torch, same threads) and their quotient ``floor_ms``, the time the convolutions alone take
+at that rate; ``conv_gflops_per_s`` of each runtime says how close it gets (INT8 and bf16 runtimes
+can pass it: the floor is for float32). The eager runtime runs the same
 ``DeployableDetector`` that is traced for TorchScript/ONNX/TensorRT, so the numbers compare like
 with like. Runtimes that cannot run here (TensorRT without CUDA) are reported with the reason.
 Weights do not change the timings much (NMS does see more candidates with a trained model); pass
@@ -33,11 +44,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 
 from prnet.cli.errors import exits_on_user_error
 
-__all__ = ["BACKENDS", "benchmark_backend", "get_parser", "main", "parse_args"]
+__all__ = ["BACKENDS", "benchmark_backend", "get_parser", "main", "parse_args", "pool_rounds"]
 
 BACKENDS = (
     "eager", "eager_fused", "torchscript", "onnxruntime", "onnxruntime_int8",
@@ -60,7 +72,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nms", action="store_true", help="time graphs with NMS inside")
     parser.add_argument("--device", help="default: cuda when available, else cpu")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--iters", type=int, default=20, help="timed runs per step and round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="time every runtime this many times, interleaved (A B C, A B C, ...)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workdir", default=None, help="where exported files go (default: temp)")
     parser.add_argument("--calib-dataset", default="synthetic_aerial_demo_train",
@@ -72,7 +86,11 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv=None):
-    return get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.iters < 1:
+        parser.error(f"--rounds and --iters must be at least 1 (got {args.rounds}, {args.iters})")
+    return args
 
 
 def _make_backend(name, model, args, workdir):
@@ -188,6 +206,54 @@ def benchmark_backend(backend, args, frame_path: str) -> dict:
     return results
 
 
+def compute_floor(model, args) -> dict:
+    """Conv GFLOPs of the batch-1 model step (the ``--source-size`` frame resized and padded as the
+    graph pads it), this machine's float32 matmul rate and their quotient, ``floor_ms``: no
+    float32 runtime runs the convolutions alone faster than about that."""
+    import numpy as np
+
+    from prnet.analysis import count_flops, matmul_gflops
+    from prnet.data.augment import resize_long_side
+    from prnet.export.graph import DeployableDetector
+
+    resized, _ = resize_long_side(np.zeros((*args.source_size, 3), np.uint8), args.size)
+    step = DeployableDetector(model).size_divisibility
+    hw = [-(-int(n) // step) * step for n in resized.shape[:2]]
+    gflops = count_flops(model, *hw)["conv"]
+    rate = matmul_gflops(args.device)
+    return {"input_hw": hw, "conv_gflops": gflops, "matmul_gflops_per_s": rate,
+            "floor_ms": gflops / rate * 1e3}  # fmt: skip
+
+
+def pool_rounds(rounds: list[dict], eager_rounds: list[dict] | None = None) -> dict:
+    """One runtime's per-round results (:func:`benchmark_backend`) -> one: every step's samples
+    pooled; per-round ratios (frame pipeline over model step; batch-1 model step over eager's in
+    the same round when ``eager_rounds`` is given) and their median."""
+    from prnet.analysis import summarize_times
+
+    pooled = {}
+    for key, first in rounds[0].items():
+        result = {
+            step: summarize_times([t for r in rounds for t in r[key][step]["samples_ms"]], v["warmup"])
+            for step, v in first.items()
+            if isinstance(v, dict)
+        }
+        result["throughput_ips"] = int(key.split("_")[1]) / (result["model"]["median_ms"] / 1e3)
+        ratios = {}
+        if "pipeline" in result:
+            ratios["pipeline_over_model"] = [r[key]["pipeline_over_model"] for r in rounds]
+        if eager_rounds and key == "batch_1":
+            ratios["ratio_to_eager"] = [
+                r[key]["model"]["median_ms"] / e[key]["model"]["median_ms"]
+                for r, e in zip(rounds, eager_rounds)
+            ]
+        for name, values in ratios.items():
+            result[name] = statistics.median(values)
+            result[f"{name}_by_round"] = values
+        pooled[key] = result
+    return pooled
+
+
 def _noisy(results: dict) -> list[str]:
     """``runtime/batch/step`` of every timing whose p90 is more than NOISY_SPREAD x its median."""
     return [
@@ -224,33 +290,46 @@ def main(argv=None):
         "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "rounds": args.rounds,
+        "compute": compute_floor(model, args),
         "results": {},
     }
+    compute = report["compute"]
+    print(f"[benchmark] batch 1 at {compute['input_hw']}: {compute['conv_gflops']:.1f} conv GFLOPs; "
+          f"float32 matmul here {compute['matmul_gflops_per_s']:.0f} GFLOP/s -> floor "
+          f"{compute['floor_ms']:.1f} ms")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or tmp
         os.makedirs(workdir, exist_ok=True)
+        frame_path = write_test_frame(os.path.join(workdir, "frame.jpg"), *args.source_size)
+        backends = {}
         for name in args.backends:
             try:
-                backend = _make_backend(name, model, args, workdir)
+                backends[name] = _make_backend(name, model, args, workdir)
             except Exception as e:  # a runtime that cannot run here is reported, not fatal
                 report["results"][name] = {"skipped": f"{type(e).__name__}: {e}"}
                 print(f"[benchmark] {name}: skipped ({e})")
-                continue
-            frame_path = os.path.join(workdir, "frame.jpg")
-            if not os.path.exists(frame_path):
-                write_test_frame(frame_path, *args.source_size)
-            report["results"][name] = benchmark_backend(backend, args, frame_path)
+        rounds = {name: [] for name in backends}
+        for i in range(args.rounds):
+            for name, backend in backends.items():
+                rounds[name].append(benchmark_backend(backend, args, frame_path))
+                steps = ", ".join(f"{key} model {r['model']['median_ms']:.1f} ms"
+                                  for key, r in rounds[name][-1].items())  # fmt: skip
+                print(f"[benchmark] round {i + 1}/{args.rounds} {name}: {steps}")
+        for name in backends:
+            report["results"][name] = pool_rounds(rounds[name], rounds.get("eager"))
+            if "batch_1" in report["results"][name]:
+                b1 = report["results"][name]["batch_1"]
+                b1["conv_gflops_per_s"] = compute["conv_gflops"] / (b1["model"]["median_ms"] / 1e3)
             for key, r in report["results"][name].items():
                 line = (f"[benchmark] {name:16s} {key:8s} model {r['model']['median_ms']:8.1f} ms "
                         f"(p90 {r['model']['p90_ms']:.1f}), pre {r['preprocess']['median_ms']:.1f} ms, "
                         f"post {r['postprocess']['median_ms']:.1f} ms, {r['throughput_ips']:.1f} img/s")  # fmt: skip
                 if "pipeline" in r:
                     line += f", frame pipeline {r['pipeline']['median_ms']:.1f} ms"
+                if "ratio_to_eager" in r:
+                    line += f", {r['ratio_to_eager']:.2f}x eager"
                 print(line)
-    eager = report["results"].get("eager", {}).get("batch_1", {}).get("model")
-    for name, res in report["results"].items():
-        if eager and "batch_1" in res:
-            res["batch_1"]["ratio_to_eager"] = res["batch_1"]["model"]["median_ms"] / eager["median_ms"]
     report["noisy"] = _noisy(report["results"])
     if report["noisy"]:
         print(f"[benchmark] WARNING: p90 > {NOISY_SPREAD} x median for {', '.join(report['noisy'])}: "

@@ -96,13 +96,13 @@ def step_tensorrt_fp16(work: str, output_dir: str) -> dict:
 
 def step_benchmark(work: str, output_dir: str) -> dict:
     """``tools/benchmark.py`` on the GPU: eager, fused eager, ONNX Runtime, TensorRT; batch 1
-    and 32; CUDA-event timings."""
+    and 32; CUDA-event timings, one round (a GPU's timings do not drift like a shared CPU's)."""
     from prnet.cli import benchmark
     from prnet.utils.testing import repo_root
 
     out = os.path.join(output_dir, "benchmark_prnet_s_640_cuda.json")
     argv = ["--config-file", os.path.join(repo_root(), "configs", "PRNet", "prnet_s.py"),
-            "--size", "640", "--batch", "1", "32", "--device", "cuda", "--iters", "30",
+            "--size", "640", "--batch", "1", "32", "--device", "cuda", "--iters", "30", "--rounds", "1",
             "--backends", "eager", "eager_fused", "onnxruntime", "tensorrt",
             "--workdir", os.path.join(work, "bench"), "--output", out]  # fmt: skip
     report = benchmark.main(argv)

@@ -3,12 +3,15 @@
 second size, NMS outputs compared as sets, see :mod:`prnet.export.compare`)."""
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from typing import Sequence
 
 import torch
 from torch import nn
+
+from prnet.layers import to_export_form
 
 from .compare import compare_outputs
 from .formats import export_onnx, export_torchscript, make_sample_images
@@ -98,24 +101,20 @@ def export_model(
         require_tensorrt()  # fail before the slow ONNX export
     if fmt == "openvino" and (reason := openvino_unavailable_reason(precision)):
         raise OpenVINOUnavailable(reason)
-    wrapper = DeployableDetector(
-        model.eval(),
-        with_nms,
-        max_det=max_det,
-        score_thresh=score_thresh,
-        nms_thresh=nms_thresh,
-        topk=topk,
-    ).eval()
+    rules = dict(max_det=max_det, score_thresh=score_thresh, nms_thresh=nms_thresh, topk=topk)
+    wrapper = DeployableDetector(model.eval(), with_nms, **rules).eval()
+    # the file is traced from the export form (BN folded, ESSamp in ops runtimes run fast) and
+    # checked against the model as it is
+    traced = DeployableDetector(to_export_form(copy.deepcopy(model)), with_nms, **rules).eval()
     device = next(model.parameters()).device
     images = make_sample_images(*trace_size, device=device)
     if fmt == "torchscript":
-        export_torchscript(wrapper, images, output)
+        export_torchscript(traced, images, output)
     elif fmt == "onnx":
-        export_onnx(wrapper, images, output, opset=opset)
+        export_onnx(traced, images, output, opset=opset)
     else:
         onnx_path = os.path.splitext(output)[0] + ".onnx"
-        export_onnx(wrapper.cpu(), images.cpu(), onnx_path, opset=opset)
-        wrapper.to(device)
+        export_onnx(traced.cpu(), images.cpu(), onnx_path, opset=opset)
         if fmt == "openvino":
             keys = ("precision", "calib_dataset", "calib_images")
             convert_onnx_to_openvino(onnx_path, output, image_size=max(trace_size[1:]),

@@ -14,8 +14,8 @@ from .blocks import (
     make_bn,
 )
 from .downsample import DOWNSAMPLES, make_downsample
-from .essamp import ESSamp
-from .fuse import fuse_conv_bn
+from .essamp import ESSamp, ESSampExportForm
+from .fuse import fuse_conv_bn, to_export_form
 
 __all__ = [
     "BN_EPS",
@@ -31,7 +31,9 @@ __all__ = [
     "PSABlock",
     "C2PSA",
     "ESSamp",
+    "ESSampExportForm",
     "DOWNSAMPLES",
     "make_downsample",
     "fuse_conv_bn",
+    "to_export_form",
 ]

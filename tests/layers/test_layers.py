@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from prnet.layers import C2PSA, C3k, C3k2, SPPF, Bottleneck, Conv, ESSamp
+from prnet.layers import C2PSA, C3k, C3k2, SPPF, Bottleneck, Conv, ESSamp, ESSampExportForm
 
 
 def n_params(m: nn.Module) -> int:
@@ -88,6 +88,28 @@ def test_c2psa_attention_sees_all_positions():
     assert (block(x2) - y0)[..., 0, 0].abs().max() > 1e-4
 
 
+def _randomise_bn(module: nn.Module) -> nn.Module:
+    """BN statistics far from the identity, as after training."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return module.eval()
+
+
+def _assert_same_head_outputs(model, other, x):
+    with torch.no_grad():
+        outputs = []
+        for m in (model, other):
+            features = m.backbone(x)
+            outputs.append(m.head([features[f] for f in m.head_in_features]))
+    for e, g in zip(*outputs):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+
+
 def test_fused_model_equals_the_unfused_one():
     """BN folded into the convs (Conv, ESSamp, the head): same outputs in eval mode, no BN left."""
     import copy
@@ -95,25 +117,12 @@ def test_fused_model_equals_the_unfused_one():
     from prnet import build_model
 
     torch.manual_seed(0)
-    model = build_model("configs/PRNet/prnet_n.py", overrides=["model.num_classes=7"])
-    with torch.no_grad():  # statistics far from the identity, as after training
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    model = _randomise_bn(build_model("configs/PRNet/prnet_n.py", overrides=["model.num_classes=7"]))
     fused = copy.deepcopy(model).fuse()
     assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
     assert fused.fuse() is fused  # twice is harmless
     x = torch.rand(2, 3, 96, 128)
-    with torch.no_grad():
-        features = model.backbone(x)
-        expected = model.head([features[f] for f in model.head_in_features])
-        features = fused.backbone(x)
-        got = fused.head([features[f] for f in fused.head_in_features])
-    for e, g in zip(expected, got):
-        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+    _assert_same_head_outputs(model, fused, x)
     images = [{"image": (x[0] * 255).to(torch.uint8)}]
     model.test_score_thresh = fused.test_score_thresh = 0.0  # the untrained head scores ~1e-4
     with torch.no_grad():
@@ -122,3 +131,33 @@ def test_fused_model_equals_the_unfused_one():
     n = min(len(a), len(b), 50)
     assert n > 0
     torch.testing.assert_close(b.scores[:n], a.scores[:n], rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("c_in,c_out,m", [(3, 16, 2), (4, 8, 1), (5, 12, 3)])
+def test_essamp_export_form_computes_the_same(c_in, c_out, m):
+    """Slices + m true depthwise convs + summed pointwise convs, BN folded: ESSamp's outputs; only
+    true depthwise convs (no grouped conv with several outputs per group) and no PixelUnshuffle."""
+    torch.manual_seed(c_in)
+    essamp = _randomise_bn(ESSamp(c_in, c_out, depth_multiplier=m))
+    export_form = ESSampExportForm(essamp)
+    assert len(export_form.depthwise) == len(export_form.pointwise) == m
+    assert all(c.groups == c.in_channels == c.out_channels for c in export_form.depthwise)
+    assert not any(isinstance(mod, (nn.PixelUnshuffle, nn.BatchNorm2d)) for mod in export_form.modules())
+    x = torch.randn(2, c_in, 10, 14)
+    with torch.no_grad():
+        torch.testing.assert_close(export_form(x), essamp(x), rtol=1e-5, atol=1e-5)
+
+
+def test_export_form_of_a_model_equals_the_model():
+    """What exported graphs trace (``to_export_form``): no ESSamp left, the same head outputs."""
+    import copy
+
+    from prnet import build_model
+    from prnet.layers import to_export_form
+
+    torch.manual_seed(1)
+    model = _randomise_bn(build_model("configs/PRNet/prnet_n.py", overrides=["model.num_classes=7"]))
+    exported = to_export_form(copy.deepcopy(model))
+    assert not any(isinstance(m, (ESSamp, nn.BatchNorm2d)) for m in exported.modules())
+    assert sum(isinstance(m, ESSampExportForm) for m in exported.modules()) == 2  # the stem
+    _assert_same_head_outputs(model, exported, torch.rand(2, 3, 96, 128))

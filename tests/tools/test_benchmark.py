@@ -20,7 +20,7 @@ def report(tmp_path_factory):
         backends.append("openvino")
     config = os.path.join(repo_root(), "configs", "PRNet", "prnet_n.py")
     benchmark.main(["--config-file", config, "--size", "64", "--batch", "1", "2",
-                    "--warmup", "1", "--iters", "3", "--source-size", "72", "128",
+                    "--warmup", "1", "--iters", "3", "--rounds", "2", "--source-size", "72", "128",
                     "--backends", *backends, "--output", str(out)])  # fmt: skip
     return json.loads(out.read_text())
 
@@ -34,8 +34,34 @@ def test_every_runtime_side_by_side(report):
         assert b1["model"]["p90_ms"] >= b1["model"]["median_ms"] > 0
         assert b1["pipeline"]["median_ms"] > 0 and b1["pipeline_over_model"] > 0
         assert "ratio_to_eager" in b1 and "batch_2" in results[name]
+        assert len(b1["model"]["samples_ms"]) == b1["model"]["iters"] == 2 * 3  # two rounds pooled
+        assert len(b1["ratio_to_eager_by_round"]) == len(b1["pipeline_over_model_by_round"]) == 2
     assert results["eager"]["batch_1"]["ratio_to_eager"] == 1.0
+    compute = report["compute"]  # the 72x128 frame -> 36x64 -> padded to the coarsest stride
+    assert compute["input_hw"] == [64, 64] and compute["conv_gflops"] > 0
+    assert compute["floor_ms"] == pytest.approx(compute["conv_gflops"] / compute["matmul_gflops_per_s"] * 1e3)
+    eager = results["eager"]["batch_1"]
+    assert eager["conv_gflops_per_s"] == pytest.approx(compute["conv_gflops"] / eager["model"]["median_ms"] * 1e3)
     assert isinstance(report["noisy"], list)
+
+
+def test_rounds_pool_samples_and_take_the_median_ratio():
+    """A machine that slows down between rounds: pooled timings, per-round ratios to eager."""
+    from prnet.analysis import summarize_times
+
+    def one_round(model_ms, pipeline_ms):
+        step = {"model": summarize_times(model_ms), "pipeline": summarize_times(pipeline_ms)}
+        step["pipeline_over_model"] = step["pipeline"]["median_ms"] / step["model"]["median_ms"]
+        return {"batch_1": step}
+
+    eager = [one_round([100.0], [110.0]), one_round([200.0], [220.0]), one_round([150.0], [150.0])]
+    fast = [one_round([40.0], [50.0]), one_round([90.0], [90.0]), one_round([75.0], [75.0])]
+    pooled = benchmark.pool_rounds(fast, eager)["batch_1"]
+    assert pooled["model"]["samples_ms"] == [40.0, 90.0, 75.0]
+    assert pooled["model"]["median_ms"] == 75.0
+    assert pooled["ratio_to_eager_by_round"] == [0.4, 0.45, 0.5]
+    assert pooled["ratio_to_eager"] == 0.45  # not 75 / 150 of the pooled medians
+    assert pooled["pipeline_over_model"] == 1.0 and pooled["throughput_ips"] == 1000 / 75
 
 
 def test_noisy_timings_are_flagged():
