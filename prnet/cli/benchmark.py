@@ -21,7 +21,8 @@ For each runtime and batch size, after ``--warmup`` runs, the median, p10/p90 an
 
 ``pipeline`` (batch 1): one ``--source-size`` JPEG read from disk and decoded, pre-processed, run
 and post-processed, as ``prnet.inference.Predictor`` does for a video frame or a file;
-``pipeline_over_model`` compares it to the model step. ``throughput_ips`` is images per second
+``pipeline_over_model`` compares it to the model step; ``decode`` times the reading and decoding
+alone (with ``preprocess`` and ``postprocess``, what the pipeline adds to the model step). ``throughput_ips`` is images per second
 of the model step.
 
 A shared machine drifts by tens of percent within minutes, more than the differences between
@@ -33,7 +34,8 @@ per-round ratios, which are listed beside them (``*_by_round``).
 ``compute``: the conv GFLOPs of the batch-1 model step, the float32 matrix-multiply rate of this
 machine (torch, same threads) and their quotient ``floor_ms``, the time the convolutions alone take
 at that rate; ``conv_gflops_per_s`` of each runtime says how close it gets (INT8 and bf16 runtimes
-can pass it: the floor is for float32). The eager runtime runs the same
+can pass it: the floor is for float32). ``--layer-profile N`` adds, for OpenVINO runtimes, the N
+slowest layers and the time of each layer type and kernel (OpenVINO's per-layer counters). The eager runtime runs the same
 ``DeployableDetector`` that is traced for TorchScript/ONNX/TensorRT, so the numbers compare like
 with like. Runtimes that cannot run here (TensorRT without CUDA) are reported with the reason.
 Weights do not change the timings much (NMS does see more candidates with a trained model); pass
@@ -75,6 +77,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iters", type=int, default=20, help="timed runs per step and round")
     parser.add_argument("--rounds", type=int, default=3,
                         help="time every runtime this many times, interleaved (A B C, A B C, ...)")  # fmt: skip
+    parser.add_argument("--no-export-form", action="store_true",
+                        help="export the model as it is, not prnet.layers.to_export_form of it")  # fmt: skip
+    parser.add_argument("--layer-profile", type=int, default=0, metavar="N",
+                        help="OpenVINO runtimes: add the N slowest layers (per-layer counters)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--workdir", default=None, help="where exported files go (default: temp)")
     parser.add_argument("--calib-dataset", default="synthetic_aerial_demo_train",
@@ -108,7 +114,8 @@ def _make_backend(name, model, args, workdir):
 
     if name in ("eager", "eager_fused"):
         return EagerBackend(model, with_nms=args.nms, fuse=name == "eager_fused")
-    trace = dict(with_nms=args.nms, trace_size=(1, args.size, args.size), verify_size=None)
+    trace = dict(with_nms=args.nms, trace_size=(1, args.size, args.size), verify_size=None,
+                 export_form=not args.no_export_form)  # fmt: skip
     if name == "torchscript":
         path = export_model(model, "torchscript", os.path.join(workdir, "model.ts"), **trace)
         return load_exported(path, device=args.device)
@@ -157,6 +164,15 @@ def write_test_frame(path: str, height: int, width: int) -> str:
     return path
 
 
+def _frame_batch(backend, args, frame_path: str):
+    """The batch-1 model input of the frame, as :func:`benchmark_backend` times it."""
+    from prnet.data.image_io import read_image_rgb
+    from prnet.inference import Predictor, batch_images
+
+    predictor = Predictor(backend, image_size=args.size, batch_size=1)
+    return batch_images([predictor.resize(read_image_rgb(frame_path))], predictor.pad_value)
+
+
 def benchmark_backend(backend, args, frame_path: str) -> dict:
     import torch
     from detectron2.modeling.postprocessing import detector_postprocess
@@ -201,6 +217,8 @@ def benchmark_backend(backend, args, frame_path: str) -> dict:
         if batch == 1:  # the whole frame pipeline: read + decode, pre-process, model, post-process
             pipeline = time_function(lambda: predictor(read_image_rgb(frame_path)),
                                      max(1, args.warmup // 2), args.iters, sync)  # fmt: skip
+            results["batch_1"]["decode"] = time_function(lambda: read_image_rgb(frame_path), 1,
+                                                         max(3, args.iters // 4))  # fmt: skip
             results["batch_1"]["pipeline"] = pipeline
             results["batch_1"]["pipeline_over_model"] = pipeline["median_ms"] / model_time["median_ms"]
     return results
@@ -252,6 +270,20 @@ def pool_rounds(rounds: list[dict], eager_rounds: list[dict] | None = None) -> d
             result[f"{name}_by_round"] = values
         pooled[key] = result
     return pooled
+
+
+def _print_summary(name: str, result: dict) -> None:
+    for key, r in result.items():
+        if not key.startswith("batch_"):
+            continue
+        line = (f"[benchmark] {name:16s} {key:8s} model {r['model']['median_ms']:8.1f} ms "
+                f"(p90 {r['model']['p90_ms']:.1f}), pre {r['preprocess']['median_ms']:.1f} ms, "
+                f"post {r['postprocess']['median_ms']:.1f} ms, {r['throughput_ips']:.1f} img/s")  # fmt: skip
+        if "pipeline" in r:
+            line += f", frame pipeline {r['pipeline']['median_ms']:.1f} ms"
+        if "ratio_to_eager" in r:
+            line += f", {r['ratio_to_eager']:.2f}x eager"
+        print(line)
 
 
 def _noisy(results: dict) -> list[str]:
@@ -316,20 +348,15 @@ def main(argv=None):
                 steps = ", ".join(f"{key} model {r['model']['median_ms']:.1f} ms"
                                   for key, r in rounds[name][-1].items())  # fmt: skip
                 print(f"[benchmark] round {i + 1}/{args.rounds} {name}: {steps}")
-        for name in backends:
-            report["results"][name] = pool_rounds(rounds[name], rounds.get("eager"))
-            if "batch_1" in report["results"][name]:
-                b1 = report["results"][name]["batch_1"]
+        for name, backend in backends.items():
+            result = report["results"][name] = pool_rounds(rounds[name], rounds.get("eager"))
+            if "batch_1" in result:
+                b1 = result["batch_1"]
                 b1["conv_gflops_per_s"] = compute["conv_gflops"] / (b1["model"]["median_ms"] / 1e3)
-            for key, r in report["results"][name].items():
-                line = (f"[benchmark] {name:16s} {key:8s} model {r['model']['median_ms']:8.1f} ms "
-                        f"(p90 {r['model']['p90_ms']:.1f}), pre {r['preprocess']['median_ms']:.1f} ms, "
-                        f"post {r['postprocess']['median_ms']:.1f} ms, {r['throughput_ips']:.1f} img/s")  # fmt: skip
-                if "pipeline" in r:
-                    line += f", frame pipeline {r['pipeline']['median_ms']:.1f} ms"
-                if "ratio_to_eager" in r:
-                    line += f", {r['ratio_to_eager']:.2f}x eager"
-                print(line)
+            _print_summary(name, result)
+            if args.layer_profile and hasattr(backend, "layer_profile"):
+                images = _frame_batch(backend, args, frame_path)
+                result["layer_profile"] = backend.layer_profile(images, top=args.layer_profile)
     report["noisy"] = _noisy(report["results"])
     if report["noisy"]:
         print(f"[benchmark] WARNING: p90 > {NOISY_SPREAD} x median for {', '.join(report['noisy'])}: "

@@ -83,6 +83,7 @@ def export_model(
     nms_thresh: float | None = None,
     topk: int | None = None,
     opset: int = 17,
+    export_form: bool = True,
     **backend_kwargs,
 ) -> str:
     """Export ``model`` (a ``PRNetDetector``) to ``fmt`` at ``output``; returns the file path.
@@ -92,7 +93,9 @@ def export_model(
     compared detection by detection). OpenVINO and TensorRT go through an ONNX file next to
     ``output``; ``backend_kwargs``: ``precision`` (``fp32``/``fp16``/``int8``), ``calib_dataset``,
     ``calib_images`` for both, and ``min_shape``, ``opt_shape``, ``max_shape``, ``calib_cache``
-    for TensorRT (:func:`prnet.export.tensorrt.build_engine`).
+    for TensorRT (:func:`prnet.export.tensorrt.build_engine`). ``export_form``: trace
+    :func:`prnet.layers.to_export_form` of the model (BatchNorm folded, ESSamp rewritten into ops
+    runtimes run fast; the default) rather than the model as it is.
     """
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {EXPORT_FORMATS}")
@@ -105,7 +108,9 @@ def export_model(
     wrapper = DeployableDetector(model.eval(), with_nms, **rules).eval()
     # the file is traced from the export form (BN folded, ESSamp in ops runtimes run fast) and
     # checked against the model as it is
-    traced = DeployableDetector(to_export_form(copy.deepcopy(model)), with_nms, **rules).eval()
+    traced = wrapper
+    if export_form:
+        traced = DeployableDetector(to_export_form(copy.deepcopy(model)), with_nms, **rules).eval()
     device = next(model.parameters()).device
     images = make_sample_images(*trace_size, device=device)
     if fmt == "torchscript":

@@ -121,12 +121,13 @@ class OpenVINOBackend(Backend):
     ):
         ov = _require("fp32")
         super().__init__(meta or read_metadata(path), device)
-        config = {"PERFORMANCE_HINT": hint}
+        self.path = path
+        self.config = {"PERFORMANCE_HINT": hint}
         if threads:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
+            self.config["INFERENCE_NUM_THREADS"] = int(threads)
         if inference_precision:
-            config["INFERENCE_PRECISION_HINT"] = inference_precision
-        self.compiled = ov.Core().compile_model(path, "CPU", config)
+            self.config["INFERENCE_PRECISION_HINT"] = inference_precision
+        self.compiled = ov.Core().compile_model(path, "CPU", self.config)
         self.request = self.compiled.create_infer_request()
 
     def __call__(self, images):
@@ -135,4 +136,37 @@ class OpenVINOBackend(Backend):
         return {
             name: torch.from_numpy(np.array(results[output])).to(self.device)
             for name, output in zip(self.output_names, self.compiled.outputs)
+        }
+
+    def layer_profile(self, images: torch.Tensor, iters: int = 5, top: int = 20) -> dict:
+        """Where the time goes: OpenVINO's per-layer counters (``PERF_COUNT``, on a second
+        compilation with this one's settings) over ``iters`` runs on ``images``, in ms per run:
+        the ``top`` slowest layers (name, type, kernel) and the total of each layer type and kernel.
+        A kernel named ``ref_*`` or a large ``Reorder`` is where a graph rewrite may pay."""
+        import openvino as ov
+
+        compiled = ov.Core().compile_model(self.path, "CPU", {**self.config, "PERF_COUNT": True})
+        request = compiled.create_infer_request()
+        inputs = {"images": np.ascontiguousarray(images.detach().float().cpu().numpy())}
+        request.infer(inputs)
+        layers, kinds = {}, {}
+        for _ in range(iters):
+            request.infer(inputs)
+            for info in request.profiling_info:
+                ms = info.real_time.total_seconds() * 1e3 / iters
+                layer = (info.node_name, info.node_type, info.exec_type)
+                layers[layer] = layers.get(layer, 0.0) + ms
+                kind = f"{info.node_type} ({info.exec_type})"
+                kinds[kind] = kinds.get(kind, 0.0) + ms
+
+        def slowest(items, n=None):
+            return sorted(items, key=lambda item: -item[1])[:n]
+
+        return {
+            "total_ms": sum(layers.values()),
+            "by_type_ms": dict(slowest(kinds.items())),
+            "slowest_layers": [
+                {"name": name, "type": kind, "kernel": kernel, "ms": ms}
+                for (name, kind, kernel), ms in slowest(layers.items(), top)
+            ],
         }

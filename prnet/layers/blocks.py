@@ -14,6 +14,7 @@ __all__ = [
     "BN_EPS",
     "BN_MOMENTUM",
     "make_bn",
+    "fold_bn",
     "Conv",
     "DWConv",
     "Bottleneck",
@@ -32,6 +33,14 @@ BN_MOMENTUM = 0.03
 
 def make_bn(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+def fold_bn(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
+    """``conv`` followed by eval-mode ``bn`` as one conv with a bias; ``conv`` itself when ``bn`` is
+    not a BatchNorm (already folded: an ``Identity``)."""
+    if not isinstance(bn, nn.BatchNorm2d):
+        return conv
+    return nn.utils.fuse_conv_bn_eval(conv.eval(), bn.eval())
 
 
 class Conv(nn.Module):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import make_bn
+from .blocks import fold_bn, make_bn
 
 __all__ = ["ESSamp", "ESSampExportForm"]
 
@@ -49,8 +49,8 @@ class ESSampExportForm(nn.Module):
 
     OpenVINO's CPU plugin runs a grouped conv with several outputs per group (the depthwise conv
     with ``depth_multiplier`` 2) in a generic kernel, and PixelUnshuffle's channel order (channel,
-    row, column) as a reshape-transpose-reshape with layout reorders around it: for PRNet-s at
-    640x360 the 64->128 ESSamp took 31 ms in that conv and ~15 ms in reorders, of a 231 ms model.
+    row, column) as a reshape-transpose-reshape with layout reorders around it: for PRNet-s on a
+    1080p frame that conv alone took 31 ms of a 246 ms run (docs/benchmarks/README.md).
     Here, with BatchNorm folded (``fuse_conv_bn_eval``):
 
     * space-to-depth is four strided slices concatenated (SliceSamp's form), in (row, column,
@@ -60,19 +60,12 @@ class ESSampExportForm(nn.Module):
 
     Every weight is the original one, moved to where its input channel now is, so outputs are
     equal up to float rounding (summation order). Exported graphs use it (``prnet.export``); eager
-    PyTorch gains nothing from it and keeps :class:`ESSamp`.
+    PyTorch did not get faster with it and keeps :class:`ESSamp`.
     """
 
     def __init__(self, essamp: ESSamp):
         super().__init__()
-        from torch.nn.utils import fuse_conv_bn_eval
-
-        def folded(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
-            if isinstance(bn, nn.BatchNorm2d):
-                return fuse_conv_bn_eval(conv.eval(), bn.eval())
-            return conv
-
-        dw, pw = folded(essamp.dw, essamp.bn1), folded(essamp.pw, essamp.bn2)
+        dw, pw = fold_bn(essamp.dw, essamp.bn1), fold_bn(essamp.pw, essamp.bn2)
         c_slices = dw.in_channels
         multiplier = dw.out_channels // c_slices
         c_in = c_slices // 4

@@ -1,13 +1,16 @@
-"""Exported PRNet (TorchScript, ONNX Runtime; with and without NMS in the graph) gives the eager
-model's detections: traced at one size, checked at two others (one not a multiple of the
-backbone's divisibility) and at batch 2. Tolerances of the issue: boxes 1e-3 relative, same
-classes, scores 1e-4."""
+"""Exported PRNet (TorchScript, ONNX Runtime; with and without NMS in the graph; the model as it is
+and the export form ``export_model`` traces) gives the eager model's detections: traced at one
+size, checked at two others (one not a multiple of the backbone's divisibility) and at batch 2.
+Tolerances of the issue: boxes 1e-3 relative, same classes, scores 1e-4."""
+import copy
+
 import pytest
 import torch
 
 from prnet.export import EagerBackend, export_onnx, export_torchscript, load_exported
 from prnet.export.graph import DeployableDetector
 from prnet.inference import Predictor
+from prnet.layers import to_export_form
 
 TRACE = (1, 64, 96)  # (batch, height, width) of the tracing input
 CHECK_SIZES = [(64, 64), (75, 100)]
@@ -34,10 +37,17 @@ def fmt(request):
     return request.param
 
 
+@pytest.fixture(scope="module", params=["as_is", "export_form"])
+def form(request):
+    """Trace the model as it is, or what ``export_model`` traces (``to_export_form``)."""
+    return request.param
+
+
 @pytest.fixture(scope="module", params=[False, True], ids=["raw", "nms"])
-def exported(request, fmt, prnet_model, sample_images, tmp_path_factory):
+def exported(request, fmt, form, prnet_model, sample_images, tmp_path_factory):
     with_nms = request.param
-    wrapper = DeployableDetector(prnet_model, with_nms).eval()
+    traced = to_export_form(copy.deepcopy(prnet_model)) if form == "export_form" else prnet_model
+    wrapper = DeployableDetector(traced, with_nms).eval()
     trace_images = sample_images(TRACE[0], 96, seed=3)[:, :, : TRACE[1], : TRACE[2]].float()
     path = str(tmp_path_factory.mktemp("export") / f"prnet_n.{'ts' if fmt == 'torchscript' else 'onnx'}")
     if fmt == "torchscript":

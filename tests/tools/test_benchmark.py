@@ -21,6 +21,7 @@ def report(tmp_path_factory):
     config = os.path.join(repo_root(), "configs", "PRNet", "prnet_n.py")
     benchmark.main(["--config-file", config, "--size", "64", "--batch", "1", "2",
                     "--warmup", "1", "--iters", "3", "--rounds", "2", "--source-size", "72", "128",
+                    "--layer-profile", "5",
                     "--backends", *backends, "--output", str(out)])  # fmt: skip
     return json.loads(out.read_text())
 
@@ -33,10 +34,18 @@ def test_every_runtime_side_by_side(report):
         assert {"median_ms", "p90_ms", "p10_ms", "spread"} <= set(b1["model"])
         assert b1["model"]["p90_ms"] >= b1["model"]["median_ms"] > 0
         assert b1["pipeline"]["median_ms"] > 0 and b1["pipeline_over_model"] > 0
+        assert b1["decode"]["median_ms"] > 0 and "decode" not in results[name]["batch_2"]
         assert "ratio_to_eager" in b1 and "batch_2" in results[name]
         assert len(b1["model"]["samples_ms"]) == b1["model"]["iters"] == 2 * 3  # two rounds pooled
         assert len(b1["ratio_to_eager_by_round"]) == len(b1["pipeline_over_model_by_round"]) == 2
     assert results["eager"]["batch_1"]["ratio_to_eager"] == 1.0
+    if "openvino" in results:  # per-layer counters: the slowest layers and the time by kind
+        profile = results["openvino"]["layer_profile"]
+        assert len(profile["slowest_layers"]) == 5 and profile["total_ms"] > 0
+        times = [layer["ms"] for layer in profile["slowest_layers"]]
+        assert times == sorted(times, reverse=True)
+        assert sum(profile["by_type_ms"].values()) == pytest.approx(profile["total_ms"])
+        assert "layer_profile" not in results["eager"]
     compute = report["compute"]  # the 72x128 frame -> 36x64 -> padded to the coarsest stride
     assert compute["input_hw"] == [64, 64] and compute["conv_gflops"] > 0
     assert compute["floor_ms"] == pytest.approx(compute["conv_gflops"] / compute["matmul_gflops_per_s"] * 1e3)
