@@ -120,6 +120,7 @@ def export_model(
     else:
         onnx_path = os.path.splitext(output)[0] + ".onnx"
         export_onnx(traced.cpu(), images.cpu(), onnx_path, opset=opset)
+        traced.to(device)  # the model itself when traced as it is
         if fmt == "openvino":
             keys = ("precision", "calib_dataset", "calib_images")
             convert_onnx_to_openvino(onnx_path, output, image_size=max(trace_size[1:]),
