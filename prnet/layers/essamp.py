@@ -51,7 +51,7 @@ class ESSampExportForm(nn.Module):
     with ``depth_multiplier`` 2) in a generic kernel, and PixelUnshuffle's channel order (channel,
     row, column) as a reshape-transpose-reshape with layout reorders around it: for PRNet-s on a
     1080p frame that conv alone took 31 ms of a 246 ms run (docs/benchmarks/README.md).
-    Here, with BatchNorm folded (``fuse_conv_bn_eval``):
+    Here, with BatchNorm folded (:func:`~prnet.layers.blocks.fold_bn`):
 
     * space-to-depth is four strided slices concatenated (SliceSamp's form), in (row, column,
       channel) order;
@@ -69,16 +69,19 @@ class ESSampExportForm(nn.Module):
         c_slices = dw.in_channels
         multiplier = dw.out_channels // c_slices
         c_in = c_slices // 4
+        like = dict(device=dw.weight.device, dtype=dw.weight.dtype)
         # the slices' channel s = (2 i + j) c_in + c is PixelUnshuffle's channel 4 c + 2 i + j
-        order = torch.tensor([4 * c + k for k in range(4) for c in range(c_in)])
+        order = torch.tensor([4 * c + k for k in range(4) for c in range(c_in)], device=like["device"])
         self.depthwise = nn.ModuleList()
         self.pointwise = nn.ModuleList()
         for m in range(multiplier):  # ESSamp's depthwise output 4c+k has outputs (4c+k) m .. +m-1
             source = order * multiplier + m
-            depthwise = nn.Conv2d(c_slices, c_slices, dw.kernel_size, 1, dw.padding, groups=c_slices)
+            depthwise = nn.Conv2d(
+                c_slices, c_slices, dw.kernel_size, 1, dw.padding, groups=c_slices, **like
+            )
             depthwise.weight.data.copy_(dw.weight.data[source])
             depthwise.bias.data.copy_(_bias(dw)[source])
-            pointwise = nn.Conv2d(c_slices, pw.out_channels, 1, bias=m == 0)
+            pointwise = nn.Conv2d(c_slices, pw.out_channels, 1, bias=m == 0, **like)
             pointwise.weight.data.copy_(pw.weight.data[:, source])
             if m == 0:
                 pointwise.bias.data.copy_(_bias(pw))

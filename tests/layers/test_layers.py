@@ -146,6 +146,8 @@ def test_essamp_export_form_computes_the_same(c_in, c_out, m):
     x = torch.randn(2, c_in, 10, 14)
     with torch.no_grad():
         torch.testing.assert_close(export_form(x), essamp(x), rtol=1e-5, atol=1e-5)
+    double = ESSampExportForm(essamp.double())  # built on the given module's device and dtype
+    assert {p.dtype for p in double.parameters()} == {torch.float64}
 
 
 def test_export_form_of_a_model_equals_the_model():
