@@ -80,11 +80,11 @@ class ESSampExportForm(nn.Module):
                 c_slices, c_slices, dw.kernel_size, 1, dw.padding, groups=c_slices, **like
             )
             depthwise.weight.data.copy_(dw.weight.data[source])
-            depthwise.bias.data.copy_(_bias(dw)[source])
+            depthwise.bias.data.copy_(dw.bias.data[source])
             pointwise = nn.Conv2d(c_slices, pw.out_channels, 1, bias=m == 0, **like)
             pointwise.weight.data.copy_(pw.weight.data[:, source])
             if m == 0:
-                pointwise.bias.data.copy_(_bias(pw))
+                pointwise.bias.data.copy_(pw.bias.data)
             self.depthwise.append(depthwise)
             self.pointwise.append(pointwise)
         self.act = essamp.act
@@ -96,7 +96,3 @@ class ESSampExportForm(nn.Module):
             y = pointwise(self.act(depthwise(x)))
             out = y if out is None else out + y
         return self.act(out)
-
-
-def _bias(conv: nn.Conv2d) -> torch.Tensor:
-    return conv.bias.data if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
